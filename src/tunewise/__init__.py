@@ -1,0 +1,1 @@
+"""tunewise: should we fine-tune an LLM for this task, and how?"""

@@ -1,0 +1,237 @@
+"""The run configuration: one YAML file plus `--set a.b=value` overrides, validated as a whole.
+
+Every field carries a one-line description (shown by `tunewise config show --doc`); every default is
+written once, here. Validation collects all problems and reports them together with their paths.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from tunewise.errors import ConfigError, Problem
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class TaskConfig(_Section):
+    type: Literal["classification", "generation"] | None = Field(
+        None, description="classification (pick one label) or generation (free text); guessed from the data when empty"
+    )
+    labels: list[str] | None = Field(
+        None, description="the label set (classification); inferred from the training split when empty"
+    )
+    metric: Literal["accuracy", "macro_f1", "exact_match", "token_f1"] | None = Field(
+        None, description="primary metric; accuracy for classification, token_f1 for generation when empty"
+    )
+    instruction: str | None = Field(
+        None,
+        description="system instruction for every rung; a default that lists the labels is used for classification",
+    )
+
+
+class SplitConfig(_Section):
+    val: float = Field(0.1, gt=0, lt=1, description="fraction of the examples held out for validation")
+    test: float = Field(0.2, gt=0, lt=1, description="fraction of the examples held out for the test set")
+    seed: int = Field(0, description="seed of the split; the split's example ids are saved with the run")
+
+    @model_validator(mode="after")
+    def _fractions_leave_training_data(self) -> "SplitConfig":
+        if self.val + self.test >= 0.9:
+            raise ValueError(f"val + test = {self.val + self.test:g} leaves too little for training; keep it below 0.9")
+        return self
+
+
+class DataConfig(_Section):
+    path: Path | None = Field(None, description="JSONL or CSV file with all examples; split by `split`")
+    train: Path | None = Field(None, description="training file, when you bring your own split (needs `test` too)")
+    val: Path | None = Field(None, description="validation file for your own split (optional: taken from train)")
+    test: Path | None = Field(None, description="test file for your own split")
+    format: Literal["auto", "chat", "alpaca", "prompt_completion", "classification"] = Field(
+        "auto", description="record format; auto detects it from the first record's fields"
+    )
+    text_field: str = Field("text", description="classification format: column holding the input text")
+    label_field: str = Field("label", description="classification format: column holding the label")
+    id_field: str = Field("id", description="column holding a unique example id (optional; line numbers otherwise)")
+    split: SplitConfig = Field(default_factory=SplitConfig, description="how a single file is split")
+    max_length: int = Field(512, ge=16, description="longest example in tokens (prompt + answer)")
+    overlong: Literal["truncate", "drop", "error"] = Field(
+        "truncate", description="what to do with examples longer than max_length"
+    )
+    min_examples: int = Field(10, ge=1, description="fewer examples than this is an error")
+
+    @model_validator(mode="after")
+    def _one_source(self) -> "DataConfig":
+        if self.path is None and self.train is None:
+            raise ValueError("give either `path` (one file, split for you) or `train` + `test` (your own split)")
+        if self.path is not None and any(p is not None for p in (self.train, self.val, self.test)):
+            raise ValueError("give either `path` or `train`/`val`/`test`, not both")
+        if self.train is not None and self.test is None:
+            raise ValueError("`train` needs `test` too")
+        return self
+
+
+class ModelConfig(_Section):
+    name: str = Field(
+        "smollm2", description="generative model: 'smollm2' (bundled), a local HF directory, or a .gguf file"
+    )
+    encoder: str = Field("minilm", description="encoder for embeddings: 'minilm' (bundled) or a local HF directory")
+
+
+class PromptConfig(_Section):
+    few_shot_k: list[int] = Field([1, 3, 6], description="numbers of demonstrations for the few_shot rungs")
+    demo_seed: int = Field(0, description="seed for drawing demonstrations from train")
+
+    @model_validator(mode="after")
+    def _k_positive(self) -> "PromptConfig":
+        if any(k < 1 for k in self.few_shot_k):
+            raise ValueError("few_shot_k values must be >= 1")
+        return self
+
+
+class TrainConfig(_Section):
+    lr: float = Field(2e-4, gt=0, description="peak learning rate (AdamW)")
+    weight_decay: float = Field(0.0, ge=0, description="AdamW weight decay (applied to matrices, not biases/norms)")
+    epochs: float = Field(2.0, gt=0, description="passes over the training set (fractional allowed)")
+    max_steps: int | None = Field(None, ge=1, description="stop after this many optimizer steps (overrides epochs)")
+    batch_size: int = Field(8, ge=1, description="examples per micro-batch")
+    grad_accum: int = Field(1, ge=1, description="micro-batches per optimizer step")
+    warmup_ratio: float = Field(0.05, ge=0, lt=1, description="fraction of steps with linear warmup")
+    schedule: Literal["cosine", "linear", "constant"] = Field("cosine", description="decay after warmup")
+    max_grad_norm: float | None = Field(1.0, gt=0, description="gradient clipping norm; empty for none")
+    eval_every: int = Field(50, ge=1, description="compute validation loss every N optimizer steps")
+    patience: int | None = Field(3, ge=1, description="stop after N evaluations without improvement; empty: never")
+    max_val_examples: int = Field(128, ge=1, description="validation examples used for the validation loss")
+    precision: Literal["bf16", "fp32"] = Field("bf16", description="bf16 autocast (fast on this CPU) or fp32")
+    seed: int = Field(0, description="seed for initialisation, data order and dropout")
+    log_every: int = Field(10, ge=1, description="print progress every N optimizer steps")
+
+
+class LoraConfig(_Section):
+    r: int = Field(16, ge=1, description="LoRA rank")
+    alpha: float = Field(32, gt=0, description="LoRA scaling numerator (scale = alpha / r)")
+    dropout: float = Field(0.05, ge=0, lt=1, description="dropout on the LoRA input")
+    target_modules: list[str] = Field(
+        ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"],
+        description="module names that get LoRA adapters",
+    )
+
+
+class EvalConfig(_Section):
+    batch_size: int = Field(8, ge=1, description="test examples per forward pass")
+    max_new_tokens: int = Field(64, ge=1, description="generation: longest answer")
+    max_test_examples: int | None = Field(None, ge=1, description="score only the first N test examples (quick runs)")
+    bootstrap_samples: int = Field(1000, ge=100, description="bootstrap resamples for confidence intervals")
+    confidence: float = Field(0.95, gt=0.5, lt=1, description="confidence level of the intervals")
+    seed: int = Field(0, description="seed of the bootstrap")
+
+
+RungName = Literal["zero_shot", "few_shot", "lora"]
+
+
+class Config(_Section):
+    """A whole tunewise run."""
+
+    task: TaskConfig = Field(default_factory=TaskConfig, description="what is predicted and how it is scored")
+    data: DataConfig = Field(description="where the examples are and how they are split")
+    model: ModelConfig = Field(default_factory=ModelConfig, description="which models are used")
+    rungs: list[RungName] = Field(
+        ["zero_shot", "few_shot", "lora"], description="the ladder: which approaches are compared"
+    )
+    prompt: PromptConfig = Field(default_factory=PromptConfig, description="prompting rungs")
+    train: TrainConfig = Field(default_factory=TrainConfig, description="training loop (every fine-tuning rung)")
+    lora: LoraConfig = Field(default_factory=LoraConfig, description="LoRA rung")
+    eval: EvalConfig = Field(default_factory=EvalConfig, description="scoring and confidence intervals")
+    output_dir: Path = Field(Path("runs"), description="runs are written to <output_dir>/<run id>/")
+    seed: int = Field(0, description="global seed, recorded with the run")
+
+
+# ---------------------------------------------------------------- loading
+
+
+def parse_override(text: str) -> tuple[list[str], Any]:
+    """'train.lr=1e-4' -> (['train', 'lr'], 1e-4); the value is parsed as YAML."""
+    if "=" not in text:
+        raise ConfigError([Problem("--set", None, text, "bad_override", "expected KEY=VALUE, e.g. train.lr=1e-4")])
+    key, value = text.split("=", 1)
+    return key.strip().split("."), yaml.safe_load(value)
+
+
+def apply_overrides(raw: dict, overrides: list[str]) -> dict:
+    """Set each dotted key in a copy of the raw YAML mapping."""
+    raw = _deep_copy(raw)
+    for text in overrides:
+        keys, value = parse_override(text)
+        node = raw
+        for key in keys[:-1]:
+            node = node.setdefault(key, {})
+            if not isinstance(node, dict):
+                raise ConfigError([Problem("--set", None, text, "bad_override", f"'{key}' is not a section")])
+        node[keys[-1]] = value
+    return raw
+
+
+def _deep_copy(raw: dict) -> dict:
+    return {k: _deep_copy(v) if isinstance(v, dict) else v for k, v in raw.items()}
+
+
+def _resolve_paths(raw: dict, base: Path) -> dict:
+    """Data paths in a YAML file are relative to the YAML file's folder."""
+    data = raw.get("data")
+    if isinstance(data, dict):
+        for key in ("path", "train", "val", "test"):
+            value = data.get(key)
+            if isinstance(value, str) and not Path(value).is_absolute():
+                data[key] = str(base / value)
+    return raw
+
+
+def config_from_dict(raw: dict, source: str = "<config>") -> Config:
+    """Validate a raw mapping; every problem is reported at once with its dotted path."""
+    try:
+        return Config.model_validate(raw)
+    except ValidationError as err:
+        problems = [
+            Problem(source, None, ".".join(str(p) for p in e["loc"]) or "-", e["type"], e["msg"]) for e in err.errors()
+        ]
+        raise ConfigError(problems) from None
+
+
+def load_config(path: Path | str, overrides: list[str] | None = None) -> Config:
+    """Read a tunewise.yaml, apply `--set` overrides and validate."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError([Problem(str(path), None, None, "not_found", "config file does not exist")])
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as err:
+        line = getattr(getattr(err, "problem_mark", None), "line", None)
+        raise ConfigError(
+            [Problem(str(path), None if line is None else line + 1, None, "bad_yaml", str(err).splitlines()[0])]
+        ) from None
+    if not isinstance(raw, dict):
+        raise ConfigError([Problem(str(path), 1, None, "bad_yaml", "expected a mapping of sections at the top level")])
+    raw = _resolve_paths(apply_overrides(raw, overrides or []), path.parent)
+    return config_from_dict(raw, str(path))
+
+
+def config_to_yaml(config: Config) -> str:
+    """The resolved config as YAML; loading it back gives the same Config."""
+    return yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False)
+
+
+def describe_fields(model: type[BaseModel] = Config, prefix: str = "") -> list[tuple[str, str, str]]:
+    """(dotted name, default, description) for every field, for `config show --doc` and docs."""
+    rows = []
+    for name, info in model.model_fields.items():
+        annotation = info.annotation
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            rows.extend(describe_fields(annotation, f"{prefix}{name}."))
+            continue
+        default = "" if info.is_required() else repr(info.get_default(call_default_factory=True))
+        rows.append((prefix + name, default, info.description or ""))
+    return rows

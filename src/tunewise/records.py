@@ -1,0 +1,32 @@
+"""The records that flow through tunewise: examples in, predictions out.
+
+Every input format (chat, Alpaca, prompt/completion, text/label) is normalised to `Example`.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+Message = dict[str, str]  # {"role": "system" | "user" | "assistant", "content": str}
+
+
+@dataclass(frozen=True)
+class Example:
+    """One training or test item, normalised to a chat conversation plus its target answer."""
+
+    id: str  # stable id: the user's `id` field, else "<file stem>:<line>"
+    messages: tuple[Message, ...]  # the conversation before the answer; ends with a user turn
+    answer: str  # the final assistant turn: what the model should produce
+    label: str | None = None  # classification only: the class (equal to `answer`)
+    file: str = ""  # where it came from, for error messages
+    line: int = 0  # 1-based line (JSONL) or row (CSV, header is line 1)
+    meta: dict[str, Any] = field(default_factory=dict, compare=False)  # extra user fields, kept for slicing
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """What one rung produced for one test example."""
+
+    id: str
+    output: str  # the predicted label or generated text
+    scores: dict[str, float] | None = None  # classification: log-likelihood of every label
