@@ -1,0 +1,154 @@
+"""The public Python surface: `run(config)` runs the ladder, `check(...)` validates data.
+
+The CLI is a thin layer over these functions.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import json
+import platform
+import random
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from tunewise import __version__
+from tunewise.config import Config, DataConfig, TaskConfig, config_to_yaml
+from tunewise.errors import TunewiseError
+from tunewise.io import write_json, write_text
+from tunewise.ladder import build_plan, run_rung, summarise
+from tunewise.models.chat_template import answer_ids, prompt_ids
+from tunewise.models.load import load_tokenizer
+from tunewise.prompting.templates import zero_shot_messages
+from tunewise.recommend import recommend
+from tunewise.records import Example
+from tunewise.report.render import markdown, terminal_table
+
+
+@dataclass
+class LadderResult:
+    """A finished run: where it is and what it found."""
+
+    run_dir: Path
+    report: dict
+
+    @property
+    def recommendation(self) -> str:
+        return self.report["recommendation"]["rung"]
+
+
+def token_counter(model_name: str, instruction: str | None):
+    """count_tokens(example) for the length check: the zero-shot conversation plus the answer, in tokens."""
+    tokenizer = load_tokenizer(model_name)
+
+    def count_tokens(example: Example) -> int:
+        messages = zero_shot_messages(example, instruction)
+        return len(prompt_ids(tokenizer, messages)) + len(answer_ids(tokenizer, example.answer))
+
+    return count_tokens
+
+
+def check(data: DataConfig, task: TaskConfig, model_name: str | None = None):
+    """Validate the data set (every problem at once); loads only a tokenizer, never model weights."""
+    from tunewise.data import check_data
+
+    count = token_counter(model_name, task.instruction) if model_name else None
+    return check_data(data, task, count)
+
+
+def new_run_dir(config: Config) -> Path:
+    """runs/<UTC time>-<config hash>; never an existing folder (nothing the user had is overwritten)."""
+    digest = hashlib.sha256(config_to_yaml(config).encode()).hexdigest()[:6]
+    stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%d-%H%M%S")
+    base = Path(config.output_dir) / f"{stamp}-{digest}"
+    path, n = base, 1
+    while path.exists():
+        path, n = Path(f"{base}-{n}"), n + 1
+    return path
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def environment() -> dict:
+    import peft
+    import transformers
+
+    return {
+        "tunewise": __version__,
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "transformers": transformers.__version__,
+        "peft": peft.__version__,
+        "threads": torch.get_num_threads(),
+        "device": "cuda" if torch.cuda.is_available() else "cpu",
+        "machine": platform.machine(),
+    }
+
+
+def run(config: Config, log=print) -> LadderResult:
+    """Run the whole ladder: check data, split, run every rung on the same test set, write the report."""
+    from tunewise.data import prepare_data
+
+    seed_everything(config.seed)
+    # Data problems surface here, before any model weights load.
+    prepared = prepare_data(config.data, config.task, token_counter(config.model.name, config.task.instruction))
+    task, split = prepared.task, prepared.split
+    test = split.test[: config.eval.max_test_examples] if config.eval.max_test_examples else split.test
+
+    run_dir = new_run_dir(config)
+    run_dir.mkdir(parents=True)
+    write_text(run_dir / "config.yaml", config_to_yaml(config))
+    data_summary = prepared.summary()
+    data_summary["scored_test_examples"] = len(test)
+    write_json(run_dir / "data.json", data_summary)
+    log(f"[tunewise] run folder: {run_dir}")
+    log(f"[tunewise] {len(split.train)} train / {len(split.val)} val / {len(test)} test examples; task {task.type}")
+
+    results = []
+    for rung in build_plan(config, task):
+        seed_everything(config.seed)
+        results.append(run_rung(rung, split.train, split.val, test, task, config, run_dir / "rungs" / rung.name))
+        m = results[-1].metrics[task.metric]
+        log(f"[tunewise] {rung.name}: {task.metric} {m['value']:.3f} [{m['ci_low']:.3f}, {m['ci_high']:.3f}]")
+
+    rec = recommend(results, task.metric)
+    report = {
+        "schema_version": 1,
+        "run_id": run_dir.name,
+        "run_dir": str(run_dir),
+        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "config": config.model_dump(mode="json"),
+        "task": {"type": task.type, "labels": task.labels, "metric": task.metric, "instruction": task.instruction},
+        "primary_metric": task.metric,
+        "data": {k: v for k, v in data_summary.items() if k != "split_ids"},
+        "rungs": [summarise(r) for r in results],
+        "recommendation": {
+            "rung": rec.rung,
+            "best_rung": rec.best_rung,
+            "tied_with_best": rec.tied_with_best,
+            "reason": rec.reason,
+            "next_steps": rec.next_steps,
+        },
+        "environment": environment(),
+    }
+    write_json(run_dir / "report.json", report)
+    write_text(run_dir / "report.md", markdown(report))
+    return LadderResult(run_dir, report)
+
+
+def load_report(run_dir: Path) -> dict:
+    """report.json of a finished run."""
+    path = Path(run_dir) / "report.json"
+    if not path.is_file():
+        raise TunewiseError(f"{path}: no report.json here; is {run_dir} a finished tunewise run folder?")
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+__all__ = ["run", "check", "load_report", "LadderResult", "terminal_table"]

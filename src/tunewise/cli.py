@@ -1,0 +1,147 @@
+"""Command-line interface: argument parsing only; every command calls `tunewise.api`.
+
+Errors meant for people (TunewiseError) are printed without a traceback and exit with status 2.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+from tunewise import __version__
+from tunewise.errors import TunewiseError
+
+EPILOG = """\
+examples:
+  tunewise data check examples/support_tickets/tunewise.yaml
+  tunewise run examples/support_tickets/tunewise.yaml --set train.epochs=1
+  tunewise report runs/<id>
+  tunewise config show tunewise.yaml --doc
+  tunewise models
+"""
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="tunewise",
+        description="Should you fine-tune an LLM for this task, and how? Runs zero-shot, few-shot and LoRA "
+        "fine-tuning on the same held-out split and reports quality with confidence intervals next to cost.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--version", action="version", version=f"tunewise {__version__}")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    run = sub.add_parser("run", help="run the ladder on a config and write runs/<id>/report.{json,md}")
+    run.add_argument("config", type=Path, help="tunewise.yaml")
+    _add_set(run)
+
+    data = sub.add_parser("data", help="data commands")
+    data_sub = data.add_subparsers(dest="data_command", required=True, metavar="SUBCOMMAND")
+    check = data_sub.add_parser(
+        "check", help="list every problem in a data set (file:line: field: code: message) before any model loads"
+    )
+    check.add_argument("source", type=Path, help="tunewise.yaml, or a JSONL/CSV data file")
+    check.add_argument("--format", default="auto", help="record format when SOURCE is a data file (default: auto)")
+    check.add_argument("--no-length-check", action="store_true", help="skip the token-length check (no tokenizer)")
+    _add_set(check)
+
+    config = sub.add_parser("config", help="configuration commands")
+    config_sub = config.add_subparsers(dest="config_command", required=True, metavar="SUBCOMMAND")
+    show = config_sub.add_parser("show", help="print the resolved config (defaults + YAML + --set)")
+    show.add_argument("config", type=Path, nargs="?", help="tunewise.yaml (omit with --doc to list every field)")
+    show.add_argument("--doc", action="store_true", help="list every field with its default and description")
+    _add_set(show)
+
+    report = sub.add_parser("report", help="print the table and recommendation of a finished run")
+    report.add_argument("run_dir", type=Path, help="runs/<id>")
+
+    sub.add_parser("models", help="list the bundled models and whether they resolve on this machine")
+    return p
+
+
+def _add_set(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+        help="override a config field, e.g. --set train.lr=1e-4 (repeatable)",
+    )
+
+
+def _cmd_run(args) -> int:
+    from tunewise import api
+    from tunewise.config import load_config
+
+    config = load_config(args.config, args.overrides)
+    result = api.run(config, log=lambda m: print(m, file=sys.stderr, flush=True))
+    print(api.terminal_table(result.report))
+    print(f"\nreport: {result.run_dir / 'report.md'}")
+    print(f"report: {result.run_dir / 'report.json'}")
+    return 0
+
+
+def _cmd_data_check(args) -> int:
+    from tunewise import api
+    from tunewise.config import DataConfig, TaskConfig, load_config
+
+    if args.source.suffix in (".yaml", ".yml"):
+        config = load_config(args.source, args.overrides)
+        data, task, model = config.data, config.task, config.model.name
+    else:
+        data, task, model = DataConfig(path=args.source, format=args.format), TaskConfig(), "smollm2"
+    report = api.check(data, task, None if args.no_length_check else model)
+    for problem in report.errors:
+        print(f"error: {problem}")
+    for problem in report.warnings:
+        print(f"warning: {problem}")
+    print(report.describe())
+    return 1 if report.errors else 0
+
+
+def _cmd_config_show(args) -> int:
+    from tunewise.config import config_to_yaml, describe_fields, load_config
+
+    if args.doc:
+        for name, default, doc in describe_fields():
+            print(f"{name:28} {default:>12}  {doc}")
+        return 0
+    if args.config is None:
+        raise TunewiseError("config show: give a tunewise.yaml (or --doc to list every field)")
+    print(config_to_yaml(load_config(args.config, args.overrides)), end="")
+    return 0
+
+
+def _cmd_report(args) -> int:
+    from tunewise import api
+
+    print(api.terminal_table(api.load_report(args.run_dir)))
+    return 0
+
+
+def _cmd_models(args) -> int:
+    from tunewise.models.resolve import list_models
+
+    print(json.dumps(list_models(), indent=2, default=str))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never reach for a model hub
+    args = _parser().parse_args(argv)
+    handlers = {
+        "run": _cmd_run,
+        "report": _cmd_report,
+        "models": _cmd_models,
+        "data": _cmd_data_check,
+        "config": _cmd_config_show,
+    }
+    try:
+        return handlers[args.command](args)
+    except TunewiseError as err:
+        print(f"tunewise: error: {err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

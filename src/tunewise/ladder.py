@@ -1,0 +1,275 @@
+"""The ladder: build the plan of rungs from the config, run each on the same split, score and cost it.
+
+A rung is the unit of comparison: `fit(train, val)` then `predict(test)`. Every rung is scored by the
+same scorer on the same test ids with the same prompt rendering and decoding; only what it learned differs.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+import torch
+
+from tunewise.config import Config
+from tunewise.cost import bytes_on_disk, count_parameters, measure
+from tunewise.evaluate.generate import generate
+from tunewise.evaluate.likelihood import score_labels
+from tunewise.evaluate.stats import metrics_with_ci
+from tunewise.io import write_json, write_jsonl
+from tunewise.models.chat_template import encode_example, prompt_ids, truncate_prompt
+from tunewise.models.load import load_causal_lm
+from tunewise.prompting.templates import demo_order, few_shot_messages, zero_shot_messages
+from tunewise.records import Example, Prediction
+from tunewise.task import Task
+
+
+@dataclass
+class FitInfo:
+    """What fitting a rung produced, besides its side effects on the model."""
+
+    artifact_dir: Path | None = None  # what the rung needs on disk beyond the base model
+    training: dict | None = None  # steps, tokens/s, curve... for trained rungs
+
+
+class Rung(Protocol):
+    """One approach on the ladder."""
+
+    name: str
+    kind: str  # "prompting" | "fine-tuning"
+
+    def fit(self, train: list[Example], val: list[Example], workdir: Path) -> FitInfo: ...
+
+    def predict(self, test: list[Example]) -> list[Prediction]: ...
+
+    def parameters(self) -> tuple[int, int]: ...  # (trainable, total) of the model that predicts
+
+
+@dataclass
+class RungResult:
+    """Everything the report shows about one rung."""
+
+    name: str
+    kind: str
+    description: str
+    metrics: dict[str, dict[str, float]]  # metric -> {value, ci_low, ci_high}
+    cost: dict[str, float | int]
+    training: dict | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+# ---------------------------------------------------------------- shared scoring
+
+
+class BaseModelCache:
+    """Loads the base model once for all prompting rungs; fine-tuning rungs load their own copy."""
+
+    def __init__(self, name: str):
+        self.name = name
+        self._loaded = None
+
+    def get(self):
+        if self._loaded is None:
+            self._loaded = load_causal_lm(self.name, dtype=torch.float32)
+        return self._loaded
+
+
+def predict_conversations(model, tokenizer, conversations, task: Task, config: Config, ids: list[str]) -> list[Prediction]:
+    """Score (classification) or decode (generation) each conversation, identically for every rung."""
+    limit = _prompt_limit(model, config)
+    prompts = [truncate_prompt(prompt_ids(tokenizer, messages), limit) for messages in conversations]
+    if task.type == "classification":
+        scores = score_labels(
+            model, tokenizer, prompts, task.labels, batch_size=config.eval.batch_size, precision=config.train.precision
+        )  # (N, L) summed log-probabilities
+        best = scores.argmax(axis=1)
+        return [
+            Prediction(id=i, output=task.labels[b], scores=dict(zip(task.labels, map(float, row))))
+            for i, b, row in zip(ids, best, scores)
+        ]
+    texts = generate(
+        model,
+        tokenizer,
+        prompts,
+        max_new_tokens=config.eval.max_new_tokens,
+        batch_size=config.eval.batch_size,
+        precision=config.train.precision,
+    )
+    return [Prediction(id=i, output=t) for i, t in zip(ids, texts)]
+
+
+def _prompt_limit(model, config: Config) -> int:
+    """Longest prompt we feed: the model's context minus room for the answer."""
+    context = getattr(model.config, "max_position_embeddings", None) or 2048
+    return context - config.eval.max_new_tokens
+
+
+# ---------------------------------------------------------------- rungs
+
+
+class ZeroShotRung:
+    """The base model with the task instruction, no examples."""
+
+    kind = "prompting"
+
+    def __init__(self, base: BaseModelCache, task: Task, config: Config):
+        self.name = "zero_shot"
+        self.description = "base model, instruction prompt"
+        self.base, self.task, self.config = base, task, config
+
+    def fit(self, train, val, workdir) -> FitInfo:
+        return FitInfo()
+
+    def predict(self, test):
+        model, tokenizer = self.base.get()
+        conversations = [zero_shot_messages(e, self.task.instruction) for e in test]
+        return predict_conversations(model, tokenizer, conversations, self.task, self.config, [e.id for e in test])
+
+    def parameters(self):
+        return 0, count_parameters(self.base.get()[0])[1]
+
+
+class FewShotRung:
+    """The base model with k demonstrations from train as earlier chat turns (fixed, seeded, label-balanced)."""
+
+    kind = "prompting"
+
+    def __init__(self, base: BaseModelCache, task: Task, config: Config, k: int):
+        self.name = f"few_shot_k{k}"
+        self.description = f"base model, {k} demonstration(s) from train"
+        self.base, self.task, self.config, self.k = base, task, config, k
+        self.demos: list[Example] = []
+
+    def fit(self, train, val, workdir) -> FitInfo:
+        balance = self.task.type == "classification"
+        self.demos = demo_order(train, self.config.prompt.demo_seed, balance)[: self.k]
+        write_json(workdir / "demos.json", [e.id for e in self.demos])
+        return FitInfo()
+
+    def predict(self, test):
+        model, tokenizer = self.base.get()
+        conversations = [few_shot_messages(e, self.demos, self.task.instruction) for e in test]
+        return predict_conversations(model, tokenizer, conversations, self.task, self.config, [e.id for e in test])
+
+    def parameters(self):
+        return 0, count_parameters(self.base.get()[0])[1]
+
+
+class LoraRung:
+    """LoRA supervised fine-tuning in tunewise's loop, scored on the zero-shot conversation."""
+
+    kind = "fine-tuning"
+
+    def __init__(self, task: Task, config: Config):
+        self.name = "lora"
+        lc = config.lora
+        self.description = f"LoRA r={lc.r} alpha={lc.alpha:g} on {','.join(lc.target_modules)}"
+        self.task, self.config = task, config
+        self.model = self.tokenizer = None
+
+    def _encode(self, examples: list[Example]):
+        from tunewise.train.batching import Encoded
+
+        encoded = []
+        for e in examples:
+            ids, labels = encode_example(
+                self.tokenizer, zero_shot_messages(e, self.task.instruction), e.answer, self.config.data.max_length
+            )
+            encoded.append(Encoded(input_ids=ids, labels=labels))
+        return encoded
+
+    def fit(self, train, val, workdir) -> FitInfo:
+        from tunewise.methods import lora
+        from tunewise.train.loop import train as train_loop
+
+        model, self.tokenizer = load_causal_lm(self.config.model.name, dtype=torch.float32)
+        self.model = lora.apply(model, self.config.lora)
+        result = train_loop(
+            self.model,
+            self._encode(train),
+            self._encode(val),
+            self.config.train,
+            workdir,
+            pad_id=self.tokenizer.pad_token_id,
+        )
+        adapter_dir = workdir / "adapter"
+        self.model.save_pretrained(str(adapter_dir))
+        training = {k: v for k, v in dataclasses.asdict(result).items() if k != "log"}
+        training["curve"] = result.log
+        return FitInfo(artifact_dir=adapter_dir, training=training)
+
+    def predict(self, test):
+        conversations = [zero_shot_messages(e, self.task.instruction) for e in test]
+        return predict_conversations(
+            self.model, self.tokenizer, conversations, self.task, self.config, [e.id for e in test]
+        )
+
+    def parameters(self):
+        return count_parameters(self.model)
+
+
+def build_plan(config: Config, task: Task) -> list[Rung]:
+    """The rungs to run, in order of increasing cost."""
+    base = BaseModelCache(config.model.name)
+    plan: list[Rung] = []
+    for name in config.rungs:
+        if name == "zero_shot":
+            plan.append(ZeroShotRung(base, task, config))
+        elif name == "few_shot":
+            plan.extend(FewShotRung(base, task, config, k) for k in config.prompt.few_shot_k)
+        elif name == "lora":
+            plan.append(LoraRung(task, config))
+    return plan
+
+
+# ---------------------------------------------------------------- running
+
+
+def run_rung(rung: Rung, train, val, test, task: Task, config: Config, rung_dir: Path) -> RungResult:
+    """Fit, predict, score and cost one rung; write its metrics and predictions."""
+    rung_dir.mkdir(parents=True, exist_ok=True)
+    print(f"[tunewise] rung {rung.name}: fit", file=sys.stderr, flush=True)
+    with measure() as fit_cost:
+        info = rung.fit(train, val, rung_dir)
+    print(f"[tunewise] rung {rung.name}: predict {len(test)} test examples", file=sys.stderr, flush=True)
+    with measure() as predict_cost:
+        predictions = rung.predict(test)
+    references = [e.answer for e in test]
+    metrics = metrics_with_ci(
+        task.type,
+        task.labels,
+        [p.output for p in predictions],
+        references,
+        n_resamples=config.eval.bootstrap_samples,
+        confidence=config.eval.confidence,
+        seed=config.eval.seed,
+    )
+    trainable_params, total_params = rung.parameters()
+    cost = {
+        "fit_wall_s": round(fit_cost.wall_s, 3),
+        "predict_wall_s": round(predict_cost.wall_s, 3),
+        "peak_rss_bytes": max(fit_cost.peak_rss_bytes, predict_cost.peak_rss_bytes),
+        "trainable_params": trainable_params,
+        "total_params": total_params,
+        "disk_bytes": bytes_on_disk(info.artifact_dir),
+    }
+    if info.training:
+        cost["train_tokens_per_s"] = round(info.training.get("tokens_per_s", 0.0), 1)
+    result = RungResult(rung.name, rung.kind, getattr(rung, "description", ""), metrics, cost, info.training)
+    write_json(rung_dir / "metrics.json", {"metrics": metrics, "cost": cost})
+    write_jsonl(
+        rung_dir / "predictions.jsonl",
+        [{"id": p.id, "prediction": p.output, "reference": r, **({"scores": p.scores} if p.scores else {})}
+         for p, r in zip(predictions, references)],
+    )
+    if info.training:
+        write_json(rung_dir / "training.json", info.training)
+    return result
+
+
+def summarise(result: RungResult) -> dict:
+    """The rung as report.json stores it."""
+    return json.loads(json.dumps(dataclasses.asdict(result), default=str))

@@ -1,0 +1,1 @@
+"""Prompting rungs' building blocks: message templates and demonstration selection."""

@@ -1,0 +1,60 @@
+"""How an example becomes a chat conversation, the same way for every rung.
+
+The task instruction goes into the system message; few-shot demonstrations are earlier user/assistant turns.
+Fine-tuned rungs train and are scored on exactly the zero-shot conversation, so only the weights differ.
+"""
+from __future__ import annotations
+
+import random
+from collections import defaultdict
+from collections.abc import Sequence
+
+from tunewise.records import Example, Message
+
+
+def _with_system(messages: Sequence[Message], instruction: str | None) -> list[Message]:
+    """Put the task instruction first, unless the data brought its own system message."""
+    messages = list(messages)
+    if messages and messages[0]["role"] == "system":
+        return messages
+    if instruction is None:
+        return messages  # the chat-template layer adds tunewise's default system prompt
+    return [{"role": "system", "content": instruction}, *messages]
+
+
+def zero_shot_messages(example: Example, instruction: str | None) -> list[Message]:
+    """The instruction prompt: system instruction + the example's conversation."""
+    return _with_system(example.messages, instruction)
+
+
+def few_shot_messages(example: Example, demos: Sequence[Example], instruction: str | None) -> list[Message]:
+    """Demonstrations as earlier chat turns, then the example's own conversation."""
+    turns: list[Message] = []
+    for demo in demos:
+        turns.extend(m for m in demo.messages if m["role"] != "system")
+        turns.append({"role": "assistant", "content": demo.answer})
+    own = [m for m in example.messages if m["role"] != "system"]
+    system = [m for m in example.messages[:1] if m["role"] == "system"]
+    return _with_system([*system, *turns, *own], instruction)
+
+
+def demo_order(train: Sequence[Example], seed: int, balance_labels: bool) -> list[Example]:
+    """A fixed, seeded order of candidate demonstrations; the first k are the k-shot demos.
+
+    With labels, the order cycles through the labels (in a seeded order), so any prefix is label-balanced
+    and the k=1 demos are a subset of the k=3 demos, which are a subset of the k=6 demos.
+    """
+    rng = random.Random(seed)
+    pool = sorted(train, key=lambda e: e.id)
+    rng.shuffle(pool)
+    if not balance_labels:
+        return pool
+    by_label: dict[str, list[Example]] = defaultdict(list)
+    for example in pool:
+        by_label[example.label or ""].append(example)
+    labels = sorted(by_label)
+    rng.shuffle(labels)
+    ordered: list[Example] = []
+    for round_ in range(max(len(v) for v in by_label.values())):
+        ordered.extend(by_label[label][round_] for label in labels if round_ < len(by_label[label]))
+    return ordered

@@ -1,0 +1,87 @@
+"""Pick the cheapest rung that is as good as the best one, and say why in plain words.
+
+"As good as" means its confidence interval on the primary metric overlaps the best rung's interval;
+"cheapest" orders by training time, then bytes on disk beyond the base model, then prediction time.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from tunewise.ladder import RungResult
+
+
+@dataclass
+class Recommendation:
+    rung: str
+    best_rung: str
+    tied_with_best: list[str]
+    reason: str
+    next_steps: list[str] = field(default_factory=list)
+
+
+def cost_key(result: RungResult) -> tuple[float, int, float]:
+    """Training seconds, then storage bytes, then prediction seconds."""
+    c = result.cost
+    return (c["fit_wall_s"] if result.kind != "prompting" else 0.0, c["disk_bytes"], c["predict_wall_s"])
+
+
+def _interval(result: RungResult, metric: str) -> tuple[float, float, float]:
+    m = result.metrics[metric]
+    return m["value"], m["ci_low"], m["ci_high"]
+
+
+def _fmt(result: RungResult, metric: str) -> str:
+    v, lo, hi = _interval(result, metric)
+    return f"{metric} {v:.3f} (95% CI {lo:.3f}–{hi:.3f})"
+
+
+def recommend(results: list[RungResult], metric: str) -> Recommendation:
+    """The cheapest rung whose CI overlaps the best rung's CI, with the reason and what to try next."""
+    best = max(results, key=lambda r: _interval(r, metric)[0])
+    _, best_lo, best_hi = _interval(best, metric)
+    tied = [r for r in results if _interval(r, metric)[2] >= best_lo and _interval(r, metric)[1] <= best_hi]
+    pick = min(tied, key=cost_key)
+    others = [r for r in results if r not in tied]
+    reason = _reason(pick, best, tied, others, metric)
+    return Recommendation(pick.name, best.name, [r.name for r in tied], reason, _next_steps(pick, best, results))
+
+
+def _reason(pick: RungResult, best: RungResult, tied, others, metric: str) -> str:
+    parts = []
+    if pick is best:
+        parts.append(f"{pick.name} scores best: {_fmt(pick, metric)}.")
+    else:
+        parts.append(
+            f"{pick.name} ({_fmt(pick, metric)}) is statistically as good as the best rung, {best.name} "
+            f"({_fmt(best, metric)}): their confidence intervals overlap, and {pick.name} is cheaper."
+        )
+    if others:
+        runner = max(others, key=lambda r: _interval(r, metric)[0])
+        gap = _interval(pick, metric)[0] - _interval(runner, metric)[0]
+        parts.append(
+            f"It beats the best rung outside that tie, {runner.name} ({_fmt(runner, metric)}), by "
+            f"{gap * 100:.1f} points, and the intervals do not overlap."
+        )
+    if pick.kind == "prompting":
+        parts.append("It needs no training and nothing stored beyond the base model.")
+    else:
+        c = pick.cost
+        parts.append(
+            f"It costs {c['fit_wall_s']:.0f} s of training on this machine, {c['trainable_params']:,} trainable "
+            f"parameters and {c['disk_bytes'] / 1e6:.1f} MB on disk beyond the base model."
+        )
+    if len(tied) > 1:
+        rest = ", ".join(r.name for r in tied if r is not pick)
+        parts.append(f"Also within the best rung's interval: {rest}.")
+    return " ".join(parts)
+
+
+def _next_steps(pick: RungResult, best: RungResult, results: list[RungResult]) -> list[str]:
+    steps = []
+    if pick.kind == "prompting":
+        steps.append("Use the prompt of this rung as it is; fine-tuning did not buy a significant gain on this test set.")
+        steps.append("If you need a higher score, add training data and rerun: a larger test set also narrows the intervals.")
+    else:
+        steps.append(f"Ship the {pick.name} adapter (rungs/{pick.name}/adapter) on the base model.")
+        steps.append("Try a larger LoRA rank or more epochs if the validation loss was still falling at the end.")
+    return steps

@@ -1,0 +1,1 @@
+"""The report: report.json (the record), report.md and the terminal table (views of it)."""
