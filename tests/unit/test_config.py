@@ -1,0 +1,71 @@
+"""Config: every problem reported at once with its path; overrides; round trip; shipped YAMLs load."""
+from pathlib import Path
+
+import pytest
+
+from tunewise.config import Config, config_from_dict, config_to_yaml, describe_fields, load_config
+from tunewise.errors import ConfigError
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _write(tmp_path, text):
+    path = tmp_path / "tunewise.yaml"
+    path.write_text(text)
+    return path
+
+
+def test_all_problems_reported_together_with_paths(tmp_path):
+    path = _write(tmp_path, "data: {path: x.jsonl}\ntrain: {lr: -1, batch_size: 0, bogus: 3}\nlora: {r: zero}\n")
+    with pytest.raises(ConfigError) as err:
+        load_config(path)
+    fields = {p.field for p in err.value.problems}
+    assert {"train.lr", "train.batch_size", "train.bogus", "lora.r"} <= fields
+    assert all(p.file == str(path) for p in err.value.problems)
+
+
+def test_overrides_are_applied_and_parsed_as_yaml(tmp_path):
+    path = _write(tmp_path, "data: {path: x.jsonl}\n")
+    config = load_config(path, ["train.lr=1e-4", "prompt.few_shot_k=[2, 4]", "rungs=[zero_shot]"])
+    assert config.train.lr == 1e-4
+    assert config.prompt.few_shot_k == [2, 4]
+    assert config.rungs == ["zero_shot"]
+
+
+def test_data_paths_are_relative_to_the_yaml_file(tmp_path):
+    config = load_config(_write(tmp_path, "data: {path: sub/x.jsonl}\n"))
+    assert config.data.path == tmp_path / "sub" / "x.jsonl"
+
+
+def test_cross_field_checks():
+    with pytest.raises(ConfigError) as err:
+        config_from_dict({"data": {"path": "a.jsonl", "train": "b.jsonl"}})
+    assert "not both" in str(err.value)
+    with pytest.raises(ConfigError):
+        config_from_dict({"data": {"train": "b.jsonl"}})  # train without test
+    with pytest.raises(ConfigError):
+        config_from_dict({"data": {"path": "a.jsonl", "split": {"val": 0.5, "test": 0.45}}})
+
+
+def test_bad_yaml_names_the_line(tmp_path):
+    with pytest.raises(ConfigError) as err:
+        load_config(_write(tmp_path, "data:\n  path: [unclosed\n"))
+    assert err.value.problems[0].line is not None
+
+
+def test_yaml_round_trip_gives_the_same_config(tmp_path):
+    config = config_from_dict({"data": {"path": str(tmp_path / "x.jsonl")}, "train": {"lr": 3e-4}})
+    again = load_config(_write(tmp_path, config_to_yaml(config)))
+    assert again == config
+
+
+def test_every_field_has_a_description():
+    rows = describe_fields(Config)
+    assert len(rows) > 30
+    assert all(doc for _, _, doc in rows), [name for name, _, doc in rows if not doc]
+
+
+@pytest.mark.parametrize("path", sorted(REPO.glob("configs/*.yaml")) + sorted(REPO.glob("examples/*/tunewise.yaml")))
+def test_every_shipped_yaml_loads(path):
+    config = load_config(path)
+    assert config.data.path is None or config.data.path.exists() or config.data.train is not None

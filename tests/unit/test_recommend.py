@@ -1,0 +1,28 @@
+"""Recommendation: the cheapest rung whose CI overlaps the best rung's CI."""
+from tunewise.ladder import RungResult
+from tunewise.recommend import recommend
+
+
+def _rung(name, kind, value, lo, hi, fit_s=0.0, disk=0, predict_s=1.0):
+    cost = {"fit_wall_s": fit_s, "predict_wall_s": predict_s, "peak_rss_bytes": 1, "trainable_params": 0,
+            "total_params": 10, "disk_bytes": disk}
+    return RungResult(name, kind, "", {"accuracy": {"value": value, "ci_low": lo, "ci_high": hi}}, cost)
+
+
+def test_clear_winner_is_recommended_with_the_gap():
+    results = [_rung("zero_shot", "prompting", 0.30, 0.25, 0.35),
+               _rung("lora", "fine-tuning", 0.90, 0.86, 0.94, fit_s=300, disk=10_000_000)]
+    rec = recommend(results, "accuracy")
+    assert rec.rung == "lora" and rec.best_rung == "lora"
+    assert "60.0 points" in rec.reason and "zero_shot" in rec.reason
+
+
+def test_cheaper_rung_wins_when_intervals_overlap():
+    results = [_rung("zero_shot", "prompting", 0.80, 0.75, 0.85, predict_s=5),
+               _rung("few_shot_k3", "prompting", 0.82, 0.77, 0.87, predict_s=20),
+               _rung("lora", "fine-tuning", 0.84, 0.80, 0.88, fit_s=300, disk=10_000_000)]
+    rec = recommend(results, "accuracy")
+    assert rec.rung == "zero_shot"
+    assert rec.best_rung == "lora"
+    assert set(rec.tied_with_best) == {"zero_shot", "few_shot_k3", "lora"}
+    assert "no training" in rec.reason
