@@ -1,0 +1,190 @@
+"""Reading one JSONL or CSV file (UTF-8, BOM tolerated) into Examples plus every problem found.
+
+Line numbers are physical lines (JSONL) or the line a row starts on (CSV, the header is line 1).
+"""
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tunewise.config import DataConfig
+from tunewise.data.formats import (
+    CSV_FORMATS,
+    Where,
+    detect_format,
+    formats_help,
+    required_fields,
+    to_example,
+    type_name,
+)
+from tunewise.errors import Problem
+from tunewise.records import Example
+
+
+@dataclass
+class LoadedFile:
+    """What one file gave: its examples, its problems, the format used and the hash of its bytes."""
+
+    path: str
+    examples: list[Example] = field(default_factory=list)
+    errors: list[Problem] = field(default_factory=list)
+    warnings: list[Problem] = field(default_factory=list)
+    format: str | None = None
+    sha256: str | None = None
+
+
+def is_csv(path: Path) -> bool:
+    """CSV by extension; anything else is read as JSONL."""
+    return path.suffix.lower() == ".csv"
+
+
+def load_file(path: Path | str, cfg: DataConfig, fmt: str | None = None) -> LoadedFile:
+    """Read and check every record of one file; `fmt` None means detect it from the first fitting record."""
+    path = Path(path)
+    loaded = LoadedFile(str(path))
+    if not path.is_file():
+        what = "is a folder, expected a file" if path.is_dir() else "does not exist"
+        loaded.errors.append(Problem(str(path), None, None, "not_found", f"data file {what}"))
+        return loaded
+    raw = path.read_bytes()
+    loaded.sha256 = hashlib.sha256(raw).hexdigest()
+    records = _csv_records(raw, loaded) if is_csv(path) else _jsonl_records(raw, loaded)
+    loaded.format = fmt or _detected_format(records, cfg, loaded)
+    if loaded.format is None:
+        return loaded
+    if is_csv(path) and loaded.format not in CSV_FORMATS:
+        loaded.errors.append(
+            Problem(str(path), 1, None, "unknown_format", f"CSV holds {', '.join(CSV_FORMATS)}; chat data needs JSONL")
+        )
+        return loaded
+    if is_csv(path) and not _csv_has_columns(records, cfg, loaded):
+        return loaded
+    for line, record in records:
+        converted = to_example(record, loaded.format, cfg, Where(str(path), line))
+        loaded.errors.extend(converted.errors)
+        loaded.warnings.extend(converted.warnings)
+        if converted.example is not None:
+            loaded.examples.append(converted.example)
+    return loaded
+
+
+def _detected_format(records: list[tuple[int, dict]], cfg: DataConfig, loaded: LoadedFile) -> str | None:
+    """The format of the first record that fits one; an `unknown_format` problem when none does."""
+    for _, record in records:
+        fmt = detect_format(record, cfg)
+        if fmt is not None:
+            return fmt
+    if records:
+        line, record = records[0]
+        found = ", ".join(sorted(record)) or "no fields"
+        loaded.errors.append(
+            Problem(loaded.path, line, None, "unknown_format", f"{formats_help(cfg)}; got {found}")
+        )
+    return None
+
+
+# ---------------------------------------------------------------- JSONL
+
+
+def _jsonl_records(raw: bytes, loaded: LoadedFile) -> list[tuple[int, dict]]:
+    """(line, object) for every parseable object line; problems for the other non-blank lines."""
+    records = []
+    for number, chunk in enumerate(raw.split(b"\n"), start=1):
+        try:
+            text = chunk.decode("utf-8-sig" if number == 1 else "utf-8")
+        except UnicodeDecodeError as err:
+            loaded.errors.append(
+                Problem(loaded.path, number, None, "bad_encoding", f"expected UTF-8 text; byte {err.start + 1} is not")
+            )
+            continue
+        if not text.strip():
+            continue  # blank lines (and the final newline) carry nothing
+        value = _json_value(text, number, loaded)
+        if value is None:
+            continue
+        if not isinstance(value, dict):
+            loaded.errors.append(
+                Problem(loaded.path, number, None, "not_an_object", f"expected a JSON object, got {type_name(value)}")
+            )
+            continue
+        records.append((number, value))
+    return records
+
+
+def _json_value(text: str, number: int, loaded: LoadedFile) -> Any:
+    """The parsed line, or None after recording a `bad_json` problem (a JSON null line is not an object either)."""
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as err:
+        message = f"expected one JSON object per line: {err.msg} (column {err.colno})"
+        if text.lstrip().startswith("["):
+            message += "; this looks like a JSON array, write one object per line (JSONL)"
+        loaded.errors.append(Problem(loaded.path, number, None, "bad_json", message))
+        return None
+    if value is None:
+        loaded.errors.append(Problem(loaded.path, number, None, "not_an_object", "expected a JSON object, got null"))
+    return value
+
+
+# ---------------------------------------------------------------- CSV
+
+
+def _csv_records(raw: bytes, loaded: LoadedFile) -> list[tuple[int, dict]]:
+    """(start line, row as dict) for every row; reading stops at the first broken line (quotes may be off after it)."""
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        line = raw[: err.start].count(b"\n") + 1
+        loaded.errors.append(Problem(loaded.path, line, None, "bad_encoding", "expected UTF-8 text"))
+        return []
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    records: list[tuple[int, dict]] = []
+    header: list[str] | None = None
+    start = 1
+    try:
+        for row in reader:
+            line, start = start, reader.line_num + 1
+            if not row:
+                continue
+            if header is None:
+                header = _csv_header(row, loaded)
+                if header is None:
+                    return []
+                continue
+            if len(row) != len(header):
+                expected = f"expected {len(header)} columns as in the header, got {len(row)}"
+                loaded.errors.append(Problem(loaded.path, line, None, "bad_csv", expected))
+                continue
+            records.append((line, dict(zip(header, row))))
+    except csv.Error as err:
+        loaded.errors.append(Problem(loaded.path, start, None, "bad_csv", f"expected well-formed CSV: {err}"))
+    return records
+
+
+def _csv_header(row: list[str], loaded: LoadedFile) -> list[str] | None:
+    """The column names, or None (with a problem) when they are empty or repeated."""
+    names = [name.strip() for name in row]
+    repeated = sorted({n for n in names if names.count(n) > 1})
+    if "" in names or repeated:
+        what = f"repeated: {', '.join(repeated)}" if repeated else "an empty column name"
+        expected = f"expected distinct column names in the header, got {what}"
+        loaded.errors.append(Problem(loaded.path, 1, None, "bad_csv", expected))
+        return None
+    return names
+
+
+def _csv_has_columns(records: list[tuple[int, dict]], cfg: DataConfig, loaded: LoadedFile) -> bool:
+    """A missing column is one problem at the header, not one per row."""
+    if not records:
+        return True
+    missing = [name for name in required_fields(loaded.format, cfg) if name not in records[0][1]]
+    for name in missing:
+        loaded.errors.append(
+            Problem(loaded.path, 1, name, "missing_field", f"a {loaded.format} CSV needs the column '{name}'")
+        )
+    return not missing
