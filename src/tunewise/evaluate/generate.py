@@ -1,0 +1,58 @@
+"""Batched greedy decoding for generation rungs: left padding, KV cache, stop at end-of-turn.
+
+Every rung decodes with these settings, so differences in the report come from the rung, not the decoder.
+"""
+from __future__ import annotations
+
+import torch
+from transformers import GenerationConfig, PreTrainedModel, PreTrainedTokenizerBase
+
+from tunewise.evaluate.likelihood import autocast, padded
+from tunewise.models.chat_template import end_of_turn_id
+
+
+def generate(
+    model: PreTrainedModel,
+    tokenizer: PreTrainedTokenizerBase,
+    prompts: list[list[int]],
+    max_new_tokens: int,
+    batch_size: int = 8,
+    precision: str = "bf16",
+) -> list[str]:
+    """Greedy answers to token-id prompts, decoded without special tokens and stripped, in the prompts' order."""
+    device = next(model.parameters()).device
+    stop_ids = stop_token_ids(tokenizer)
+    config = GenerationConfig(
+        max_new_tokens=max_new_tokens, do_sample=False, num_beams=1, eos_token_id=stop_ids, pad_token_id=stop_ids[0]
+    )
+    answers: list[str] = [""] * len(prompts)
+    order = sorted(range(len(prompts)), key=lambda i: len(prompts[i]))  # similar lengths: less padding
+    with torch.inference_mode(), autocast(precision, device):
+        for start in range(0, len(order), batch_size):
+            rows = order[start : start + batch_size]
+            for row, ids in zip(rows, generate_ids(model, [prompts[i] for i in rows], config, device)):
+                answers[row] = decode_answer(tokenizer, ids, stop_ids)
+    return answers
+
+
+def stop_token_ids(tokenizer: PreTrainedTokenizerBase) -> list[int]:
+    """Tokens that end an answer: the end-of-turn token first, then eos when it differs."""
+    ids = [end_of_turn_id(tokenizer)]
+    if tokenizer.eos_token_id is not None and tokenizer.eos_token_id not in ids:
+        ids.append(tokenizer.eos_token_id)
+    return ids
+
+
+def generate_ids(
+    model: PreTrainedModel, prompts: list[list[int]], config: GenerationConfig, device: torch.device
+) -> list[list[int]]:
+    """The new token ids after each prompt of one batch (stop token and padding included)."""
+    ids, mask = padded(prompts, "left", device)  # (B, T); left padding so every row continues at column T
+    out = model.generate(input_ids=ids, attention_mask=mask, generation_config=config)  # (B, T + new)
+    return out[:, ids.shape[1] :].tolist()
+
+
+def decode_answer(tokenizer: PreTrainedTokenizerBase, ids: list[int], stop_ids: list[int]) -> str:
+    """The text before the first stop token, without special tokens, stripped."""
+    end = next((i for i, token in enumerate(ids) if token in stop_ids), len(ids))
+    return tokenizer.decode(ids[:end], skip_special_tokens=True).strip()

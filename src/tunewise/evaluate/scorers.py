@@ -1,0 +1,86 @@
+"""Task metrics: accuracy and macro-F1 for classification, exact match and token F1 for generation.
+
+Generation metrics use SQuAD-style normalisation (lowercase, no punctuation, no articles, single spaces).
+"""
+from __future__ import annotations
+
+import re
+import string
+from collections import Counter
+from typing import Callable, Sequence
+
+import numpy as np
+from sklearn.metrics import f1_score
+
+_ARTICLES = re.compile(r"\b(a|an|the)\b")
+_PUNCTUATION = str.maketrans("", "", string.punctuation)
+
+Metric = Callable[[Sequence[str], Sequence[str]], float]
+
+
+def accuracy(predictions: Sequence[str], references: Sequence[str]) -> float:
+    """Fraction of predictions equal to their reference (exact string match)."""
+    _check_lengths(predictions, references)
+    return float(np.mean([p == r for p, r in zip(predictions, references)])) if references else 0.0
+
+
+def macro_f1(predictions: Sequence[str], references: Sequence[str], labels: Sequence[str] | None = None) -> float:
+    """Unweighted mean of per-label F1 over `labels` (default: every label seen); a label never hit scores 0."""
+    _check_lengths(predictions, references)
+    if not references:
+        return 0.0
+    labels = sorted(set(references) | set(predictions)) if labels is None else list(labels)
+    return float(f1_score(references, predictions, labels=labels, average="macro", zero_division=0))
+
+
+def normalize_answer(text: str) -> str:
+    """SQuAD normalisation: lowercase, strip punctuation and articles, collapse whitespace."""
+    text = _ARTICLES.sub(" ", text.lower().translate(_PUNCTUATION))
+    return " ".join(text.split())
+
+
+def exact_match(predictions: Sequence[str], references: Sequence[str]) -> float:
+    """Fraction of predictions equal to their reference after normalisation."""
+    _check_lengths(predictions, references)
+    if not references:
+        return 0.0
+    return float(np.mean([normalize_answer(p) == normalize_answer(r) for p, r in zip(predictions, references)]))
+
+
+def token_f1_one(prediction: str, reference: str) -> float:
+    """F1 of the normalised tokens shared by one prediction and its reference (two empty answers score 1)."""
+    pred, ref = normalize_answer(prediction).split(), normalize_answer(reference).split()
+    if not pred or not ref:
+        return float(pred == ref)
+    common = sum((Counter(pred) & Counter(ref)).values())
+    if common == 0:
+        return 0.0
+    precision, recall = common / len(pred), common / len(ref)
+    return 2 * precision * recall / (precision + recall)
+
+
+def token_f1(predictions: Sequence[str], references: Sequence[str]) -> float:
+    """Mean token F1 over items."""
+    _check_lengths(predictions, references)
+    return float(np.mean([token_f1_one(p, r) for p, r in zip(predictions, references)])) if references else 0.0
+
+
+def metric_functions(task_type: str, labels: Sequence[str] | None = None) -> dict[str, Metric]:
+    """Every metric a task type supports, as (predictions, references) -> float functions."""
+    if task_type == "classification":
+        return {"accuracy": accuracy, "macro_f1": lambda p, r: macro_f1(p, r, labels)}
+    if task_type == "generation":
+        return {"exact_match": exact_match, "token_f1": token_f1}
+    raise ValueError(f"unknown task type {task_type!r}; expected 'classification' or 'generation'")
+
+
+def compute_metrics(
+    task_type: str, labels: list[str] | None, predictions: list[str], references: list[str]
+) -> dict[str, float]:
+    """Every metric the task type supports (classification: accuracy, macro_f1; generation: exact_match, token_f1)."""
+    return {name: fn(predictions, references) for name, fn in metric_functions(task_type, labels).items()}
+
+
+def _check_lengths(predictions: Sequence[str], references: Sequence[str]) -> None:
+    if len(predictions) != len(references):
+        raise ValueError(f"{len(predictions)} predictions for {len(references)} references; expected one per test item")

@@ -1,0 +1,133 @@
+"""Load generative models, tokenizers and encoders; GGUF files are dequantised once into a safetensors cache.
+
+The cache lives under $TUNEWISE_HOME (default ~/.cache/tunewise) and is keyed by the GGUF file's size and first MiB.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+from transformers import AutoModel, AutoModelForCausalLM, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
+
+from tunewise.errors import ModelError
+from tunewise.models.resolve import ModelSpec, resolve_encoder, resolve_model
+
+_HASH_BYTES = 1 << 20  # the first MiB holds the GGUF header and metadata, so it changes when the model does
+_MARKER = "tunewise_converted.txt"  # written last, so a cache dir without it is incomplete
+
+
+def tunewise_home() -> Path:
+    """The folder for tunewise's caches: $TUNEWISE_HOME, else ~/.cache/tunewise."""
+    return Path(os.environ.get("TUNEWISE_HOME") or Path.home() / ".cache" / "tunewise").expanduser()
+
+
+def gguf_fingerprint(file: Path) -> str:
+    """A short hash of a GGUF file's size and first MiB (reading the whole file would take seconds)."""
+    digest = hashlib.sha256(str(file.stat().st_size).encode())
+    with open(file, "rb") as handle:
+        digest.update(handle.read(_HASH_BYTES))
+    return digest.hexdigest()[:12]
+
+
+def cached_model_dir(spec: ModelSpec) -> Path:
+    """Where a model's safetensors live: the cache folder for a GGUF file, the directory itself otherwise."""
+    if spec.kind == "hf_dir":
+        return spec.path
+    return tunewise_home() / "models" / f"{Path(spec.gguf_file).stem}-{gguf_fingerprint(spec.file)}"
+
+
+def is_cached(directory: Path) -> bool:
+    """True when a conversion into `directory` finished."""
+    return (directory / _MARKER).is_file()
+
+
+def ensure_converted(spec: ModelSpec) -> Path:
+    """The safetensors directory of a model, dequantising a GGUF file into the cache the first time."""
+    target = cached_model_dir(spec)
+    if spec.kind == "hf_dir" or is_cached(target):
+        return target
+    print(f"tunewise: converting {spec.file} to safetensors in {target} (once, ~30 s)", file=sys.stderr, flush=True)
+    start = time.perf_counter()
+    target.parent.mkdir(parents=True, exist_ok=True)
+    # Write beside the target and rename, so an interrupted run never leaves a half-written cache behind.
+    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
+    try:
+        save_dequantised(spec, staging)
+        (staging / _MARKER).write_text(f"converted from {spec.file}\n", encoding="utf-8")
+        staging.chmod(0o755)  # mkdtemp makes it private; the cache is as readable as any downloaded model
+        try:
+            staging.rename(target)
+        except OSError:
+            if not is_cached(target):  # another process finished first: its copy is as good as ours
+                raise
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    print(f"tunewise: converted in {time.perf_counter() - start:.0f} s", file=sys.stderr, flush=True)
+    return target
+
+
+def save_dequantised(spec: ModelSpec, directory: Path) -> None:
+    """Load a GGUF file (transformers dequantises it to float32) and save model + tokenizer as safetensors."""
+    try:
+        model = AutoModelForCausalLM.from_pretrained(spec.path, gguf_file=spec.gguf_file, dtype=torch.float32)
+        tokenizer = AutoTokenizer.from_pretrained(spec.path, gguf_file=spec.gguf_file)
+    except (OSError, ValueError, KeyError) as err:
+        raise ModelError(f"{spec.file}: could not read this GGUF file ({err}); check it is a complete llama-family GGUF") from None
+    # A GGUF-loaded model refuses save_pretrained while it is still marked as quantised; its weights are plain fp32 now.
+    model.hf_quantizer = None
+    if hasattr(model.config, "quantization_config"):
+        del model.config.quantization_config
+    set_pad_token(tokenizer)
+    model.save_pretrained(directory, safe_serialization=True)
+    tokenizer.save_pretrained(directory)
+
+
+def set_pad_token(tokenizer: PreTrainedTokenizerBase) -> PreTrainedTokenizerBase:
+    """Give a tokenizer without a pad token the end-of-turn token as pad (attention masks hide it anyway)."""
+    if tokenizer.pad_token is None:
+        from tunewise.models.chat_template import end_of_turn_id
+
+        tokenizer.pad_token = tokenizer.convert_ids_to_tokens(end_of_turn_id(tokenizer))
+    return tokenizer
+
+
+def load_causal_lm(name: str, dtype: torch.dtype = torch.float32) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
+    """A generative model in eval mode and its tokenizer, converting a GGUF file to the cache first if needed."""
+    directory = ensure_converted(resolve_model(name))
+    try:
+        model = AutoModelForCausalLM.from_pretrained(directory, dtype=dtype, use_safetensors=True, trust_remote_code=False)
+        tokenizer = AutoTokenizer.from_pretrained(directory, trust_remote_code=False)
+    except (OSError, ValueError) as err:
+        raise ModelError(f"{directory}: could not load the model ({err}); if this is the tunewise cache, delete it to convert again") from None
+    return model.eval(), set_pad_token(tokenizer)
+
+
+def load_tokenizer(name: str) -> PreTrainedTokenizerBase:
+    """The tokenizer of a generative model without loading its weights (from the cache when converted)."""
+    spec = resolve_model(name)
+    directory = cached_model_dir(spec)
+    try:
+        if spec.kind == "gguf" and not is_cached(directory):
+            tokenizer = AutoTokenizer.from_pretrained(spec.path, gguf_file=spec.gguf_file)
+        else:
+            tokenizer = AutoTokenizer.from_pretrained(directory, trust_remote_code=False)
+    except (OSError, ValueError, KeyError) as err:
+        raise ModelError(f"{spec.name}: could not load its tokenizer ({err})") from None
+    return set_pad_token(tokenizer)
+
+
+def load_encoder(name: str = "minilm") -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
+    """An encoder (AutoModel, eval mode) and its tokenizer; embed with mean pooling over the attention mask."""
+    directory = resolve_encoder(name)
+    try:
+        model = AutoModel.from_pretrained(directory, use_safetensors=True, trust_remote_code=False)
+        tokenizer = AutoTokenizer.from_pretrained(directory, trust_remote_code=False)
+    except (OSError, ValueError) as err:
+        raise ModelError(f"{directory}: could not load the encoder ({err})") from None
+    return model.eval(), tokenizer

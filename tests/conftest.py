@@ -1,0 +1,87 @@
+"""Shared test fixtures: a tiny random llama with a real ChatML tokenizer, built in memory in milliseconds.
+
+Nothing here downloads: HF_HUB_OFFLINE is forced on. The bundled SmolLM2 conversion (e2e tests only) goes to the
+user's cache (~/.cache/tunewise, or $TUNEWISE_HOME) so it happens once per machine; other tests use tmp dirs.
+"""
+from __future__ import annotations
+
+import os
+
+os.environ["HF_HUB_OFFLINE"] = "1"  # before transformers is imported anywhere
+
+import pytest
+import torch
+from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+
+SPECIAL_TOKENS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]  # ids 0, 1, 2, as in SmolLM2
+# ChatML, shaped like SmolLM2's template, including its default system prompt when none is given.
+CHATML_TEMPLATE = (
+    "{% for message in messages %}"
+    "{% if loop.first and messages[0]['role'] != 'system' %}"
+    "{{ '<|im_start|>system\nYou are a tiny built-in default<|im_end|>\n' }}{% endif %}"
+    "{{ '<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>' + '\n' }}"
+    "{% endfor %}"
+    "{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}"
+)
+_CORPUS = [
+    "You are a helpful assistant. Classify the support ticket as billing, bug, bug report or other.",
+    "My invoice is wrong and I was charged twice for the same order.",
+    "The app crashes when I open settings. Please fix this bug.",
+    "What is the capital of France? Paris is the capital of France.",
+    "system user assistant the a an of to and in is it for on with",
+]
+
+
+def build_tiny_tokenizer() -> PreTrainedTokenizerFast:
+    """A byte-level BPE tokenizer (about 400 tokens) with ChatML special tokens and chat template."""
+    backend = Tokenizer(models.BPE())
+    backend.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    backend.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=400, special_tokens=SPECIAL_TOKENS, initial_alphabet=pre_tokenizers.ByteLevel.alphabet()
+    )
+    backend.train_from_iterator(_CORPUS, trainer=trainer)
+    return PreTrainedTokenizerFast(
+        tokenizer_object=backend,
+        bos_token="<|im_start|>",
+        eos_token="<|im_end|>",
+        pad_token="<|im_end|>",
+        unk_token="<|endoftext|>",
+        chat_template=CHATML_TEMPLATE,
+    )
+
+
+def build_tiny_llama(vocab_size: int, seed: int = 0) -> LlamaForCausalLM:
+    """A 2-layer random llama (hidden 64, 4 heads, 2 KV heads, tied embeddings like SmolLM2), fp32, eval mode."""
+    torch.manual_seed(seed)
+    config = LlamaConfig(
+        vocab_size=vocab_size,
+        hidden_size=64,
+        intermediate_size=128,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=512,
+        tie_word_embeddings=True,
+        bos_token_id=1,
+        eos_token_id=2,
+        pad_token_id=2,
+    )
+    return LlamaForCausalLM(config).eval()
+
+
+@pytest.fixture(scope="session")
+def tiny_tokenizer() -> PreTrainedTokenizerFast:
+    """The tiny ChatML tokenizer (shared by the session: do not modify it in a test)."""
+    return build_tiny_tokenizer()
+
+
+@pytest.fixture
+def tiny_llama(tiny_tokenizer) -> tuple[LlamaForCausalLM, PreTrainedTokenizerFast]:
+    """(model, tokenizer): a fresh seeded 2-layer random llama per test plus the session's tiny tokenizer.
+
+    The model is in eval mode and fp32; call `model.train()` to train it. Token ids: 0 <|endoftext|> (unk),
+    1 <|im_start|> (bos), 2 <|im_end|> (eos, pad, end of turn).
+    """
+    return build_tiny_llama(len(tiny_tokenizer)), tiny_tokenizer

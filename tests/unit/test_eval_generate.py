@@ -1,0 +1,60 @@
+"""Batched greedy generation equals one-at-a-time greedy decoding and stops at end of turn."""
+from __future__ import annotations
+
+import torch
+
+from tunewise.evaluate.generate import decode_answer, generate
+from tunewise.models.chat_template import prompt_ids
+
+QUESTIONS = ["hi", "My invoice is wrong and I was charged twice.", "What is the capital of France?", "The app crashes"]
+
+
+def greedy_one(model, tokenizer, prompt: list[int], max_new_tokens: int) -> str:
+    """Reference decoder: no padding, no cache, argmax token by token until end of turn."""
+    ids = list(prompt)
+    new: list[int] = []
+    with torch.no_grad():
+        for _ in range(max_new_tokens):
+            token = int(model(input_ids=torch.tensor([ids])).logits[0, -1].argmax())
+            if token == tokenizer.convert_tokens_to_ids("<|im_end|>"):
+                break
+            ids.append(token)
+            new.append(token)
+    return tokenizer.decode(new, skip_special_tokens=True).strip()
+
+
+def ban_whitespace_tokens(model, tokenizer) -> None:
+    """A random tied-embedding model likes to repeat "\n", which strips to ""; ban whitespace so answers show."""
+    bias = torch.zeros(model.config.vocab_size)
+    for token_id in range(model.config.vocab_size):
+        if tokenizer.decode([token_id]).isspace():
+            bias[token_id] = -100.0
+    model.lm_head.bias = torch.nn.Parameter(bias)
+
+
+def test_batched_generation_equals_one_at_a_time(tiny_llama):
+    model, tokenizer = tiny_llama
+    ban_whitespace_tokens(model, tokenizer)
+    prompts = [prompt_ids(tokenizer, [{"role": "user", "content": q}]) for q in QUESTIONS]
+    assert len({len(p) for p in prompts}) == len(prompts)  # different lengths: padding is exercised
+    batched = generate(model, tokenizer, prompts, max_new_tokens=12, batch_size=3, precision="fp32")
+    assert batched == [greedy_one(model, tokenizer, p, 12) for p in prompts]
+    assert all(batched)
+
+
+def test_stops_at_end_of_turn(tiny_llama):
+    model, tokenizer = tiny_llama
+    ban_whitespace_tokens(model, tokenizer)
+    prompts = [prompt_ids(tokenizer, [{"role": "user", "content": "hi"}])]
+    assert generate(model, tokenizer, prompts, max_new_tokens=5, precision="fp32") != [""]
+    # A large bias on the end-of-turn logit makes it the greedy choice at the first step.
+    with torch.no_grad():
+        model.lm_head.bias[tokenizer.convert_tokens_to_ids("<|im_end|>")] = 100.0
+    assert generate(model, tokenizer, prompts, max_new_tokens=5, precision="fp32") == [""]
+
+
+def test_decode_answer_cuts_at_the_first_stop_token(tiny_tokenizer):
+    hello = tiny_tokenizer.encode("the app", add_special_tokens=False)
+    ids = hello + [2] + tiny_tokenizer.encode(" crashes", add_special_tokens=False)
+    assert decode_answer(tiny_tokenizer, ids, [2]) == "the app"
+    assert decode_answer(tiny_tokenizer, hello, [2]) == "the app"

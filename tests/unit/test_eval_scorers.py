@@ -1,0 +1,64 @@
+"""Metrics against values worked out by hand."""
+from __future__ import annotations
+
+import pytest
+
+from tunewise.evaluate.scorers import (
+    accuracy,
+    compute_metrics,
+    exact_match,
+    macro_f1,
+    normalize_answer,
+    token_f1,
+    token_f1_one,
+)
+
+
+def test_accuracy():
+    assert accuracy(["a", "b", "b", "c"], ["a", "b", "c", "c"]) == 0.75
+    assert accuracy([], []) == 0.0
+
+
+def test_macro_f1_by_hand():
+    refs = ["a", "a", "b", "b", "c"]
+    preds = ["a", "b", "b", "b", "a"]
+    # a: TP1 FP1 FN1 -> F1 1/2; b: TP2 FP1 FN0 -> 4/5; c: TP0 -> 0
+    assert macro_f1(preds, refs, labels=["a", "b", "c"]) == pytest.approx((0.5 + 0.8 + 0.0) / 3)
+    # An extra label in the task's set that never occurs adds a zero to the mean.
+    assert macro_f1(preds, refs, labels=["a", "b", "c", "d"]) == pytest.approx((0.5 + 0.8) / 4)
+
+
+def test_normalisation():
+    assert normalize_answer("  The  Eiffel-Tower, in PARIS! ") == "eiffeltower in paris"
+    assert normalize_answer("an apple a day") == "apple day"
+
+
+def test_exact_match_and_token_f1_by_hand():
+    assert exact_match(["The cat.", "dog"], ["cat", "a cat"]) == 0.5
+    # pred {big, red, dog} vs ref {red, dog, barks}: 2 shared -> P 2/3, R 2/3, F1 2/3
+    assert token_f1_one("a big red dog", "the red dog barks") == pytest.approx(2 / 3)
+    assert token_f1_one("", "") == 1.0
+    assert token_f1_one("the", "cat") == 0.0  # "the" normalises to nothing
+    assert token_f1(["a big red dog", "cat"], ["the red dog barks", "cat"]) == pytest.approx((2 / 3 + 1) / 2)
+
+
+def test_repeated_tokens_count_once_per_occurrence():
+    # pred [x, x, y], ref [x, y, y]: shared min-counts x1 + y1 = 2 -> P 2/3, R 2/3
+    assert token_f1_one("x x y", "x y y") == pytest.approx(2 / 3)
+
+
+def test_compute_metrics_per_task_type():
+    cls = compute_metrics("classification", ["a", "b"], ["a", "b", "a"], ["a", "b", "b"])
+    assert set(cls) == {"accuracy", "macro_f1"}
+    assert cls["accuracy"] == pytest.approx(2 / 3)
+    # a: TP1 FP1 FN0 -> 2/3; b: TP1 FP0 FN1 -> 2/3
+    assert cls["macro_f1"] == pytest.approx(2 / 3)
+    gen = compute_metrics("generation", None, ["Paris"], ["paris."])
+    assert gen == {"exact_match": 1.0, "token_f1": 1.0}
+    with pytest.raises(ValueError, match="task type"):
+        compute_metrics("ranking", None, [], [])
+
+
+def test_length_mismatch_is_an_error():
+    with pytest.raises(ValueError, match="one per test item"):
+        accuracy(["a"], ["a", "b"])
