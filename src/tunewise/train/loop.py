@@ -1,0 +1,285 @@
+"""THE training recipe, read top to bottom: setup, loop, save.
+
+Answer-only loss, length-grouped batches, gradient accumulation, AdamW, warmup + decay, validation with
+early stopping, and the best trainable weights kept on disk and restored at the end.
+"""
+from __future__ import annotations
+
+import json
+import math
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+
+import torch
+from accelerate import Accelerator
+from accelerate.utils import set_seed
+from torch import Tensor, nn
+from torch.optim.lr_scheduler import LambdaLR
+
+from tunewise.config import TrainConfig
+from tunewise.errors import TrainingError
+from tunewise.train.batching import IGNORE_INDEX, Encoded, collate, length_grouped_batches
+from tunewise.train.checkpoint import load_trainable, save_trainable
+from tunewise.train.loss import answer_loss_sum
+from tunewise.train.schedule import lr_lambda
+
+
+@dataclass
+class TrainResult:
+    """What a training run did and what it cost."""
+
+    steps: int  # optimizer steps taken
+    epochs_done: float  # passes over the training set (fractional)
+    best_step: int | None  # step whose weights the model holds at the end (None: no validation data)
+    best_val_loss: float | None  # mean answer-token loss on validation at best_step
+    final_train_loss: float  # mean answer-token loss of the last optimizer step
+    real_tokens: int  # non-padding tokens trained on
+    padded_tokens: int  # tokens computed including padding (real_tokens / padded_tokens = batch efficiency)
+    wall_s: float  # whole call: setup, training, validation, checkpoints
+    tokens_per_s: float  # real tokens per second spent in training steps (validation excluded)
+    log: list[dict] = field(default_factory=list)  # the train_log.jsonl events
+    stopped_early: bool = False  # patience ran out before the planned number of steps
+
+
+def train(
+    model: nn.Module,
+    train_data: list[Encoded],
+    val_data: list[Encoded],
+    cfg: TrainConfig,
+    out_dir: Path,
+    pad_id: int,
+) -> TrainResult:
+    """Train the model's trainable parameters in place; the model ends in eval mode with the best weights."""
+    started = time.perf_counter()
+
+    # ------------------------------------------------------------------ setup
+    accelerator = _setup_accelerator()
+    set_seed(cfg.seed)  # python, numpy and torch: data order and dropout repeat exactly
+    model.to(accelerator.device)
+    # bf16 autocast is entered by hand: accelerate's mixed_precision is fixed once per process and only wraps
+    # model.forward, which the answer-only loss does not call. On CPU it is the same torch.autocast either way.
+    autocast = partial(torch.autocast, accelerator.device.type, dtype=torch.bfloat16, enabled=cfg.precision == "bf16")
+    params = [p for p in model.parameters() if p.requires_grad]
+    if not params:
+        raise TrainingError("the model has no trainable parameters; apply a fine-tuning method first")
+    optimizer = _setup_optimizer(params, cfg)
+    batches_per_epoch = math.ceil(len(train_data) / cfg.batch_size) // accelerator.num_processes
+    if batches_per_epoch == 0 or not any(label != IGNORE_INDEX for e in train_data for label in e.labels[1:]):
+        raise TrainingError(
+            f"nothing to train on: {len(train_data)} training examples, none with answer tokens after the first "
+            f"or fewer batches than processes ({accelerator.num_processes})"
+        )
+    total_steps = cfg.max_steps or math.ceil(cfg.epochs * batches_per_epoch / cfg.grad_accum)
+    warmup_steps = int(cfg.warmup_ratio * total_steps)
+    scheduler = LambdaLR(
+        optimizer, partial(lr_lambda, total_steps=total_steps, warmup_steps=warmup_steps, kind=cfg.schedule)
+    )
+    stream = _micro_batches(train_data, cfg, pad_id, accelerator)
+    val_batches = _setup_val_batches(val_data, cfg, pad_id, accelerator.device)
+    log_path, best_path = _setup_outputs(Path(out_dir), accelerator)
+
+    # ------------------------------------------------------------------ loop
+    step = micro_batches_done = real_tokens = padded_tokens = 0
+    train_s = 0.0  # seconds in training steps only, for tokens/s and ETA
+    window_loss = window_answers = 0.0  # token-weighted train loss since the last log line
+    best_step, best_val_loss, evals_without_gain, stopped_early = None, math.inf, 0, False
+    log: list[dict] = []
+    step_loss = math.nan
+    while step < total_steps:
+        step_started = time.perf_counter()
+        model.train()  # dropout on (validation switches it off)
+        group = [next(stream) for _ in range(cfg.grad_accum)]
+        # Each micro-batch's summed loss is divided by the step's answer-token count, so the gradient is the
+        # one of the mean over every answer token of the step, whatever the split into micro-batches.
+        step_answers = sum(int((b["labels"][:, 1:] != IGNORE_INDEX).sum()) for b in group)
+        step_answers = max(1, int(accelerator.reduce(torch.tensor(step_answers, device=accelerator.device), "sum")))
+        step_loss_sum = 0.0
+        for batch in group:
+            with autocast():
+                loss_sum, _ = answer_loss_sum(model, batch)
+            if not torch.isfinite(loss_sum):
+                raise TrainingError(
+                    f"the training loss became {loss_sum.item()} at step {step + 1}; lower train.lr "
+                    f"(now {cfg.lr:g}) or use train.precision: fp32"
+                )
+            (loss_sum / step_answers).backward()
+            step_loss_sum += loss_sum.item()
+            real_tokens += int(batch["attention_mask"].sum())
+            padded_tokens += batch["attention_mask"].numel()
+        micro_batches_done += len(group)
+        if accelerator.num_processes > 1:
+            # The loss bypasses model.forward (and so DDP); the trainable gradients are few, so sum them by hand.
+            for p in params:
+                if p.grad is not None:
+                    p.grad = accelerator.reduce(p.grad, "sum")
+        grad_norm = _clip_gradients(params, cfg.max_grad_norm)
+        lr = scheduler.get_last_lr()[0]
+        optimizer.step()
+        scheduler.step()
+        optimizer.zero_grad(set_to_none=True)
+        step += 1
+        train_s += time.perf_counter() - step_started
+        step_loss = step_loss_sum / step_answers  # this process's share when there are several
+        window_loss += step_loss_sum
+        window_answers += step_answers
+        epoch = micro_batches_done / batches_per_epoch
+
+        if step % cfg.log_every == 0 or step == total_steps:
+            event = _event("train", step, epoch, lr, real_tokens, train_s, started,
+                           loss=window_loss / window_answers, grad_norm=grad_norm)
+            window_loss = window_answers = 0.0
+            _write_event(log, event, log_path, accelerator)
+            eta_s = (total_steps - step) * train_s / step
+            accelerator.print(
+                f"step {step}/{total_steps}  epoch {epoch:.2f}  loss {event['loss']:.4f}  lr {lr:.2e}  "
+                f"{event['tokens_per_s']:.0f} tok/s  ETA {_clock(eta_s)}",
+                file=sys.stderr,
+            )
+
+        if val_batches and (step % cfg.eval_every == 0 or step == total_steps):
+            val_loss = _validation_loss(model, val_batches, autocast)
+            event = _event("eval", step, epoch, lr, real_tokens, train_s, started, val_loss=val_loss)
+            _write_event(log, event, log_path, accelerator)
+            accelerator.print(f"step {step}/{total_steps}  val_loss {val_loss:.4f}", file=sys.stderr)
+            if val_loss < best_val_loss:
+                best_step, best_val_loss, evals_without_gain = step, val_loss, 0
+                if accelerator.is_main_process:
+                    save_trainable(model, best_path)
+                accelerator.wait_for_everyone()
+            else:
+                evals_without_gain += 1
+                if cfg.patience is not None and evals_without_gain >= cfg.patience:
+                    stopped_early = True
+                    accelerator.print(f"early stop at step {step}: no val_loss gain in {cfg.patience} evals",
+                                      file=sys.stderr)
+                    break
+
+    # ------------------------------------------------------------------ save
+    if best_step is not None and best_step != step:
+        load_trainable(model, best_path)
+    model.eval()
+    return TrainResult(
+        steps=step,
+        epochs_done=micro_batches_done / batches_per_epoch,
+        best_step=best_step,
+        best_val_loss=None if best_step is None else best_val_loss,
+        final_train_loss=step_loss,
+        real_tokens=real_tokens,
+        padded_tokens=padded_tokens,
+        wall_s=time.perf_counter() - started,
+        tokens_per_s=real_tokens / train_s if train_s else 0.0,
+        log=log,
+        stopped_early=stopped_early,
+    )
+
+
+# ---------------------------------------------------------------------- setup helpers
+
+
+def _setup_accelerator() -> Accelerator:
+    # No mixed_precision argument: accelerate rejects a second Accelerator in the process with a different one.
+    return Accelerator(cpu=not torch.cuda.is_available())
+
+
+def _setup_optimizer(params: list[nn.Parameter], cfg: TrainConfig) -> torch.optim.AdamW:
+    """AdamW with weight decay on matrices only (not biases or norms); fused: ~3x faster step than foreach on CPU."""
+    groups = [
+        {"params": [p for p in params if p.ndim >= 2], "weight_decay": cfg.weight_decay},
+        {"params": [p for p in params if p.ndim < 2], "weight_decay": 0.0},
+    ]
+    return torch.optim.AdamW([g for g in groups if g["params"]], lr=cfg.lr, fused=True)
+
+
+def _micro_batches(
+    data: list[Encoded], cfg: TrainConfig, pad_id: int, accelerator: Accelerator
+) -> Iterator[dict[str, Tensor]]:
+    """Padded micro-batches, epoch after epoch; each process takes every num_processes-th batch."""
+    lengths = [len(e.input_ids) for e in data]
+    epoch = 0
+    while True:
+        batches = length_grouped_batches(lengths, cfg.batch_size, cfg.seed, epoch)
+        # Every process must take the same number of steps, or the gradient sums would wait forever.
+        usable = len(batches) - len(batches) % accelerator.num_processes
+        for indices in batches[accelerator.process_index : usable : accelerator.num_processes]:
+            batch = collate([data[i] for i in indices], pad_id)
+            yield {k: v.to(accelerator.device) for k, v in batch.items()}
+        epoch += 1
+
+
+def _setup_val_batches(
+    data: list[Encoded], cfg: TrainConfig, pad_id: int, device: torch.device
+) -> list[dict[str, Tensor]]:
+    """The first max_val_examples validation examples, batched by length (fixed order: same every eval)."""
+    data = data[: cfg.max_val_examples]
+    order = sorted(range(len(data)), key=lambda i: len(data[i].input_ids))
+    batches = []
+    for start in range(0, len(order), cfg.batch_size):
+        batch = collate([data[i] for i in order[start : start + cfg.batch_size]], pad_id)
+        batches.append({k: v.to(device) for k, v in batch.items()})
+    return batches
+
+
+def _setup_outputs(out_dir: Path, accelerator: Accelerator) -> tuple[Path, Path]:
+    log_path = out_dir / "train_log.jsonl"
+    best_path = out_dir / "checkpoints" / "best.safetensors"
+    if accelerator.is_main_process:
+        best_path.parent.mkdir(parents=True, exist_ok=True)
+        log_path.write_text("", encoding="utf-8")  # a rerun in the same folder starts a fresh log
+    return log_path, best_path
+
+
+# ---------------------------------------------------------------------- loop helpers
+
+
+def _clip_gradients(params: list[nn.Parameter], max_norm: float | None) -> float:
+    """Clip to max_norm (when set) and return the norm before clipping."""
+    limit = max_norm if max_norm is not None else math.inf
+    return float(torch.nn.utils.clip_grad_norm_(params, limit))
+
+
+@torch.no_grad()
+def _validation_loss(model: nn.Module, batches: list[dict[str, Tensor]], autocast) -> float:
+    """Mean loss over every answer token of the validation batches (eval mode: no dropout)."""
+    model.eval()
+    loss_sum, n_answers = 0.0, 0
+    for batch in batches:
+        with autocast():
+            batch_sum, batch_answers = answer_loss_sum(model, batch)
+        loss_sum += batch_sum.item()
+        n_answers += batch_answers
+    return loss_sum / max(n_answers, 1)
+
+
+def _event(
+    kind: str, step: int, epoch: float, lr: float, real_tokens: int, train_s: float, started: float,
+    loss: float | None = None, val_loss: float | None = None, grad_norm: float | None = None,
+) -> dict:
+    """One train_log.jsonl line; every line has every key, None where it does not apply."""
+    return {
+        "event": kind,
+        "step": step,
+        "epoch": round(epoch, 4),
+        "loss": loss,
+        "val_loss": val_loss,
+        "lr": lr,
+        "grad_norm": grad_norm,
+        "real_tokens": real_tokens,
+        "tokens_per_s": real_tokens / train_s if train_s else 0.0,
+        "elapsed_s": round(time.perf_counter() - started, 3),
+    }
+
+
+def _write_event(log: list[dict], event: dict, path: Path, accelerator: Accelerator) -> None:
+    log.append(event)
+    if accelerator.is_main_process:
+        with path.open("a", encoding="utf-8") as f:
+            f.write(json.dumps(event) + "\n")
+
+
+def _clock(seconds: float) -> str:
+    minutes, seconds = divmod(int(seconds), 60)
+    return f"{minutes // 60}:{minutes % 60:02d}:{seconds:02d}"
