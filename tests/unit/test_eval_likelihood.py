@@ -103,3 +103,20 @@ def test_rejects_empty_sequences(tiny_llama):
     with pytest.raises(ValueError, match="at least one token"):
         score_continuations(model, [[1, 2]], [[]])
     assert score_continuations(model, [], [[1]]).shape == (0, 1)
+
+
+def test_shared_prefix_is_run_once_and_scores_stay_exact(tiny_llama):
+    """Prompts that share a long prefix (system prompt, few-shot demos) give the same scores as a forward per pair."""
+    from tunewise.evaluate.likelihood import shared_prefix
+
+    model, _ = tiny_llama
+    common = [30, 31, 32, 33, 34, 35, 36, 37, 38, 39, 40, 41]
+    prompts = [common + [5, 9, 40], common + [17], common + [60, 61, 62, 63, 64, 65], common + [250, 3]]
+    with torch.inference_mode():
+        prefix = shared_prefix(model, prompts, torch.device("cpu"))
+    assert prefix is not None and prefix.length == len(common)
+    scores = score_continuations(model, prompts, CONTINUATIONS, batch_size=3, precision="fp32")
+    np.testing.assert_allclose(scores, brute_force_matrix(model, prompts, CONTINUATIONS), atol=1e-4, rtol=0)
+    # The prefix stops before the shortest prompt's last token, which must stay to score the first label token.
+    with torch.inference_mode():
+        assert shared_prefix(model, [common, common + [7]], torch.device("cpu")).length == len(common) - 1

@@ -1,13 +1,15 @@
 """Log-likelihood of continuations after prompts: how classification rungs score every label.
 
-Each prompt runs once; all continuations are scored from its KV cache, and the output layer (49,152 x 576 on
-SmolLM2) is applied only at the positions that predict a continuation token.
+The prefix every prompt shares (system instruction, few-shot demonstrations) runs once for the whole set; each
+prompt's remainder runs once; all continuations are scored from that KV cache, and the output layer (49,152 x 576
+on SmolLM2) is applied only at the positions that predict a continuation token.
 """
 from __future__ import annotations
 
 from contextlib import nullcontext
 from typing import Sequence
 
+import copy
 import inspect
 
 import numpy as np
@@ -48,14 +50,58 @@ def score_continuations(
         raise ValueError("every prompt and every continuation needs at least one token")
     scores = np.empty((len(prompts), len(continuations)))
     device = next(model.parameters()).device
-    score_batch = _score_batch_full if _is_prompt_learning(model) else _score_batch_cached
+    full = _is_prompt_learning(model)
     # Similar lengths in one batch waste less compute on padding; results go back in the caller's order.
     order = sorted(range(len(prompts)), key=lambda i: len(prompts[i]))
     with torch.inference_mode(), autocast(precision, device):
+        prefix = None if full else shared_prefix(model, prompts, device)
         for start in range(0, len(order), batch_size):
             rows = order[start : start + batch_size]
-            scores[rows] = score_batch(model, [prompts[i] for i in rows], continuations, device).cpu().numpy()
+            batch = [prompts[i] for i in rows]
+            if full:
+                scores[rows] = _score_batch_full(model, batch, continuations, device).cpu().numpy()
+            else:
+                scores[rows] = _score_batch_cached(model, batch, continuations, device, prefix).cpu().numpy()
     return scores
+
+
+class SharedPrefix:
+    """The tokens every prompt starts with, run once: their length and KV cache (batch 1)."""
+
+    def __init__(self, length: int, cache):
+        self.length = length
+        self.cache = cache
+
+    def cache_for(self, batch: int):
+        """A private copy of the prefix cache, repeated for `batch` rows: (1, h, P, d) -> (batch, h, P, d)."""
+        cache = copy.deepcopy(self.cache)
+        cache.batch_repeat_interleave(batch)
+        return cache
+
+
+def shared_prefix(model: PreTrainedModel, prompts: list[list[int]], device: torch.device) -> SharedPrefix | None:
+    """Run the longest common token prefix of all prompts once (None when there is none worth caching).
+
+    Causal attention makes the prefix's keys and values independent of what follows, so reusing them is exact.
+    At least one token of every prompt is left out of the prefix: its hidden state scores the first label token.
+    """
+    length = min(len(p) for p in prompts) - 1
+    first = prompts[0]
+    for p in prompts[1:]:
+        while length > 0 and p[:length] != first[:length]:
+            length = _common_length(p, first, length)
+    if length < 8:  # too short to pay for the copies
+        return None
+    ids = torch.tensor([first[:length]], device=device)
+    out = model.get_decoder()(input_ids=ids, use_cache=True)
+    return SharedPrefix(length, out["cache"] if "cache" in out else out.past_key_values)
+
+
+def _common_length(a: list[int], b: list[int], limit: int) -> int:
+    n = 0
+    while n < limit and a[n] == b[n]:
+        n += 1
+    return n
 
 
 def autocast(precision: str, device: torch.device):
@@ -90,15 +136,23 @@ def _next_token_log_probs(model: PreTrainedModel, hidden: torch.Tensor) -> torch
 
 
 def _score_batch_cached(
-    model: PreTrainedModel, prompts: list[list[int]], continuations: list[list[int]], device: torch.device
+    model: PreTrainedModel,
+    prompts: list[list[int]],
+    continuations: list[list[int]],
+    device: torch.device,
+    prefix: SharedPrefix | None = None,
 ) -> torch.Tensor:
-    """(B, L) scores: each prompt runs once, then its KV cache is repeated for the L continuations."""
+    """(B, L) scores: each prompt runs once (after the shared prefix), then its KV cache serves the L continuations."""
     B, L = len(prompts), len(continuations)
     decoder = model.get_decoder()
+    P = prefix.length if prefix else 0
     # Left padding puts every prompt's last token in the last column, so continuations start at one offset.
-    ids, mask = padded(prompts, "left", device)  # (B, T)
-    positions = (mask.cumsum(-1) - 1).clamp(min=0)
-    out = decoder(input_ids=ids, attention_mask=mask, position_ids=positions, use_cache=True)
+    # After a shared prefix the padding sits between prefix and remainder; the mask and positions skip it.
+    ids, rest_mask = padded([p[P:] for p in prompts], "left", device)  # (B, T - P)
+    mask = torch.cat([torch.ones(B, P, dtype=rest_mask.dtype, device=device), rest_mask], dim=1)  # (B, T)
+    positions = ((mask.cumsum(-1) - 1).clamp(min=0))[:, P:]  # (B, T - P)
+    extra = {_cache_arg(decoder): prefix.cache_for(B)} if prefix else {}
+    out = decoder(input_ids=ids, attention_mask=mask, position_ids=positions, use_cache=True, **extra)
     cont, cont_mask = padded(continuations, "right", device)  # (L, C)
     scores = _next_token_log_probs(model, out.last_hidden_state[:, -1])[:, cont[:, 0]]  # (B, L)
     C = cont.shape[1]
