@@ -64,16 +64,21 @@ class RungResult:
 # ---------------------------------------------------------------- shared scoring
 
 
+def eval_dtype(config: Config) -> torch.dtype:
+    """Every rung predicts with weights in this dtype (bf16 weights skip autocast's per-call weight casts)."""
+    return torch.bfloat16 if config.train.precision == "bf16" else torch.float32
+
+
 class BaseModelCache:
     """Loads the base model once for all prompting rungs; fine-tuning rungs load their own copy."""
 
-    def __init__(self, name: str):
-        self.name = name
+    def __init__(self, name: str, dtype: torch.dtype):
+        self.name, self.dtype = name, dtype
         self._loaded = None
 
     def get(self):
         if self._loaded is None:
-            self._loaded = load_causal_lm(self.name, dtype=torch.float32)
+            self._loaded = load_causal_lm(self.name, dtype=self.dtype)
         return self._loaded
 
 
@@ -81,9 +86,11 @@ def predict_conversations(model, tokenizer, conversations, task: Task, config: C
     """Score (classification) or decode (generation) each conversation, identically for every rung."""
     limit = _prompt_limit(model, config)
     prompts = [truncate_prompt(prompt_ids(tokenizer, messages), limit) for messages in conversations]
+    # Weights are already in eval_dtype(config), so no autocast on top (it would only re-cast them every call).
+    precision = "fp32"
     if task.type == "classification":
         scores = score_labels(
-            model, tokenizer, prompts, task.labels, batch_size=config.eval.batch_size, precision=config.train.precision
+            model, tokenizer, prompts, task.labels, batch_size=config.eval.batch_size, precision=precision
         )  # (N, L) summed log-probabilities
         best = scores.argmax(axis=1)
         return [
@@ -96,7 +103,7 @@ def predict_conversations(model, tokenizer, conversations, task: Task, config: C
         prompts,
         max_new_tokens=config.eval.max_new_tokens,
         batch_size=config.eval.batch_size,
-        precision=config.train.precision,
+        precision=precision,
     )
     return [Prediction(id=i, output=t) for i, t in zip(ids, texts)]
 
@@ -202,6 +209,7 @@ class LoraRung:
         return FitInfo(artifact_dir=adapter_dir, training=training)
 
     def predict(self, test):
+        self.model.to(eval_dtype(self.config))  # the same weight dtype as the prompting rungs predict with
         conversations = [zero_shot_messages(e, self.task.instruction) for e in test]
         return predict_conversations(
             self.model, self.tokenizer, conversations, self.task, self.config, [e.id for e in test]
@@ -213,7 +221,7 @@ class LoraRung:
 
 def build_plan(config: Config, task: Task) -> list[Rung]:
     """The rungs to run, in order of increasing cost."""
-    base = BaseModelCache(config.model.name)
+    base = BaseModelCache(config.model.name, eval_dtype(config))
     plan: list[Rung] = []
     for name in config.rungs:
         if name == "zero_shot":
