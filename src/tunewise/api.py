@@ -40,11 +40,11 @@ class LadderResult:
         return self.report["recommendation"]["rung"]
 
 
-def token_counter(model_name: str, instruction: str | None):
-    """count_tokens(example) for the length check: the zero-shot conversation plus the answer, in tokens."""
+def token_counter(model_name: str):
+    """count_tokens(example, instruction) for the length check: the zero-shot conversation plus the answer."""
     tokenizer = load_tokenizer(model_name)
 
-    def count_tokens(example: Example) -> int:
+    def count_tokens(example: Example, instruction: str | None) -> int:
         messages = zero_shot_messages(example, instruction)
         return len(prompt_ids(tokenizer, messages)) + len(answer_ids(tokenizer, example.answer))
 
@@ -55,7 +55,7 @@ def check(data: DataConfig, task: TaskConfig, model_name: str | None = None):
     """Validate the data set (every problem at once); loads only a tokenizer, never model weights."""
     from tunewise.data import check_data
 
-    count = token_counter(model_name, task.instruction) if model_name else None
+    count = token_counter(model_name) if model_name else None
     return check_data(data, task, count)
 
 
@@ -98,7 +98,7 @@ def run(config: Config, log=print) -> LadderResult:
 
     seed_everything(config.seed)
     # Data problems surface here, before any model weights load.
-    prepared = prepare_data(config.data, config.task, token_counter(config.model.name, config.task.instruction))
+    prepared = prepare_data(config.data, config.task, token_counter(config.model.name))
     task, split = prepared.task, prepared.split
     test = split.test[: config.eval.max_test_examples] if config.eval.max_test_examples else split.test
 

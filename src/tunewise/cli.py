@@ -5,7 +5,6 @@ Errors meant for people (TunewiseError) are printed without a traceback and exit
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 from pathlib import Path
@@ -122,7 +121,12 @@ def _cmd_report(args) -> int:
 def _cmd_models(args) -> int:
     from tunewise.models.resolve import list_models
 
-    print(json.dumps(list_models(), indent=2, default=str))
+    for row in list_models():
+        state = "ok" if row["ok"] else f"missing: {row['error']}"
+        cached = "cached" if row["cached"] else "not converted yet (first use converts it)"
+        print(f"{row['name']:8} {row['kind']:10} {state}; {cached}\n         {row['path']}")
+        if row.get("cache"):
+            print(f"         cache: {row['cache']}")
     return 0
 
 

@@ -35,7 +35,7 @@ def only(report, code):
     return found[0]
 
 
-def words(example) -> int:
+def words(example, instruction=None) -> int:
     return sum(len(m["content"].split()) for m in example.messages) + len(example.answer.split())
 
 
@@ -230,3 +230,19 @@ def test_classification_task_with_one_label_is_an_error(tmp_path):
     path = write_jsonl(tmp_path / "d.jsonl", [{"text": f"t{i}", "label": "same"} for i in range(5)])
     report = check_data(cfg_for(path), TASK)
     assert [p.code for p in report.errors] == ["too_few_labels"]
+
+
+def test_length_check_counts_the_default_classification_instruction(tmp_path):
+    """The label-listing instruction that every rung sends is part of an example's length."""
+    rows = [{"text": f"a short ticket number {i}", "label": ["refund_request", "password_reset"][i % 2]} for i in range(12)]
+    path = write_jsonl(tmp_path / "d.jsonl", rows)
+    seen = []
+
+    def words_with_instruction(example, instruction):
+        seen.append(instruction)
+        return words(example) + len((instruction or "").split())
+
+    cfg = DataConfig(path=path, format="classification", max_length=16, overlong="error")
+    report = check_data(cfg, TaskConfig(type="classification"), count_tokens=words_with_instruction)
+    assert seen and all("refund_request" in s and "password_reset" in s for s in seen)
+    assert report.overlong == 12  # 6 words of ticket + label, 12 of instruction

@@ -17,9 +17,9 @@ from tunewise.data.leakage import LeakageReport
 from tunewise.data.load import load_file
 from tunewise.errors import Problem
 from tunewise.records import Example
-from tunewise.task import example_label, resolve_type, with_labels
+from tunewise.task import default_instruction, example_label, resolve_type, with_labels
 
-CountTokens = Callable[[Example], int]
+CountTokens = Callable[[Example, str | None], int]  # (example, system instruction) -> prompt + answer tokens
 MANY_LABELS = 20  # more distinct answers than this (and than half the examples) looks like generation
 
 
@@ -124,7 +124,11 @@ def validate_sources(cfg: DataConfig, task: TaskConfig, count_tokens: CountToken
         report.labels = dict(sorted(Counter(example_label(e) for e in everything).items()))
 
     if count_tokens is not None:
-        examples = _apply_length_policy(examples, cfg, count_tokens, report)
+        # Count with the instruction the rungs will send, which for classification lists the labels.
+        instruction = task.instruction
+        if instruction is None and fmt is not None and resolve_type(task, fmt) == "classification":
+            instruction = default_instruction(task.labels or sorted(report.labels))
+        examples = _apply_length_policy(examples, cfg, lambda e: count_tokens(e, instruction), report)
     report.errors += size_problems(examples, cfg, sources)
     report.files = {str(sources[role]): len(found) for role, found in examples.items()}
     return CheckedData(report, examples, hashes)
@@ -200,7 +204,7 @@ def label_problems(
 
 
 def _apply_length_policy(
-    examples: dict[str, list[Example]], cfg: DataConfig, count_tokens: CountTokens, report: DataReport
+    examples: dict[str, list[Example]], cfg: DataConfig, count_tokens: Callable[[Example], int], report: DataReport
 ) -> dict[str, list[Example]]:
     """Count overlong examples and error on them, drop them or keep them (truncated later), as `overlong` says."""
     kept: dict[str, list[Example]] = {}

@@ -4,6 +4,8 @@ Saved with `model.save_pretrained(dir)` in PEFT's layout (adapter_config.json + 
 """
 from __future__ import annotations
 
+import warnings
+
 from peft import LoraConfig as PeftLoraConfig
 from peft import PeftModel, get_peft_model
 from torch import nn
@@ -28,7 +30,10 @@ def apply(model: nn.Module, cfg: LoraConfig) -> PeftModel:
         target_modules=list(cfg.target_modules),  # an explicit list, so the saved adapter says what it adapts
         task_type="CAUSAL_LM",
     )
-    return get_peft_model(model, peft_cfg)
+    with warnings.catch_warnings():
+        # PEFT 0.21 asks transformers 5 for `is_gradient_checkpointing`, which warns on every call; harmless.
+        warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
+        return get_peft_model(model, peft_cfg)
 
 
 def count_parameters(model: nn.Module) -> tuple[int, int]:
