@@ -83,5 +83,10 @@ def _next_steps(pick: RungResult, best: RungResult, results: list[RungResult]) -
         steps.append("If you need a higher score, add training data and rerun: a larger test set also narrows the intervals.")
     else:
         steps.append(f"Ship the {pick.name} adapter (rungs/{pick.name}/adapter) on the base model.")
-        steps.append("Try a larger LoRA rank or more epochs if the validation loss was still falling at the end.")
+        t = pick.training or {}
+        if t.get("best_step") is not None and t.get("best_step") == t.get("steps"):
+            steps.append("Validation loss was still falling at the last step: more epochs may gain a little more.")
+        elif t.get("best_step") is not None:
+            steps.append(f"Validation loss was lowest at step {t['best_step']} of {t['steps']}: more epochs will "
+                         "not help; more (or cleaner) data might.")
     return steps

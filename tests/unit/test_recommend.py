@@ -26,3 +26,12 @@ def test_cheaper_rung_wins_when_intervals_overlap():
     assert rec.best_rung == "lora"
     assert set(rec.tied_with_best) == {"zero_shot", "few_shot_k3", "lora"}
     assert "no training" in rec.reason
+
+
+def test_next_steps_read_the_training_curve():
+    still_falling = _rung("lora", "fine-tuning", 0.9, 0.86, 0.94, fit_s=300, disk=1)
+    still_falling.training = {"steps": 100, "best_step": 100}
+    assert any("still falling" in s for s in recommend([still_falling], "accuracy").next_steps)
+    bottomed = _rung("lora", "fine-tuning", 0.9, 0.86, 0.94, fit_s=300, disk=1)
+    bottomed.training = {"steps": 100, "best_step": 40}
+    assert any("lowest at step 40 of 100" in s for s in recommend([bottomed], "accuracy").next_steps)

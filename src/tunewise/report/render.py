@@ -69,7 +69,7 @@ def markdown(report: dict) -> str:
         "## Rungs",
         "",
         f"Task: {task['type']}; primary metric: {report['primary_metric']}; "
-        f"{data['counts']['test'] if 'counts' in data and 'test' in data['counts'] else '?'} test examples, "
+        f"{data.get('scored_test_examples', '?')} test examples, "
         "the same for every rung. `*` marks the recommendation.",
         "",
         "| " + " | ".join(header) + " |",
@@ -102,8 +102,9 @@ def markdown(report: dict) -> str:
                 "| step | train loss | val loss |",
                 "|---|---|---|",
             ]
-            out += [f"| {p['step']} | {_loss(p.get('loss'))} | {_loss(p.get('val_loss'))} |" for p in t["curve"]
-                    if p.get("val_loss") is not None]
+            train_loss = {p["step"]: p.get("loss") for p in t["curve"] if p.get("loss") is not None}
+            out += [f"| {p['step']} | {_loss(train_loss.get(p['step']))} | {_loss(p['val_loss'])} |"
+                    for p in t["curve"] if p.get("val_loss") is not None]
     out += ["", "## Data", "", "```json", _json(data_overview(data)), "```", "",
             "## Reproduce", "", f"`tunewise run {report['run_dir']}/config.yaml` (seed {report['config']['seed']}).",
             ""]
