@@ -20,11 +20,14 @@ from tunewise.evaluate.generate import generate
 from tunewise.evaluate.likelihood import score_labels
 from tunewise.evaluate.stats import metrics_with_ci
 from tunewise.io import write_json, write_jsonl
+from tunewise.methods import lora
 from tunewise.models.chat_template import encode_example, prompt_ids, truncate_prompt
 from tunewise.models.load import load_causal_lm
 from tunewise.prompting.templates import demo_order, few_shot_messages, zero_shot_messages
 from tunewise.records import Example, Prediction
 from tunewise.task import Task
+from tunewise.train.batching import Encoded
+from tunewise.train.loop import train as train_loop
 
 
 @dataclass
@@ -177,9 +180,7 @@ class LoraRung:
         self.task, self.config = task, config
         self.model = self.tokenizer = None
 
-    def _encode(self, examples: list[Example]):
-        from tunewise.train.batching import Encoded
-
+    def _encode(self, examples: list[Example]) -> list[Encoded]:
         encoded = []
         for e in examples:
             ids, labels = encode_example(
@@ -189,9 +190,6 @@ class LoraRung:
         return encoded
 
     def fit(self, train, val, workdir) -> FitInfo:
-        from tunewise.methods import lora
-        from tunewise.train.loop import train as train_loop
-
         model, self.tokenizer = load_causal_lm(self.config.model.name, dtype=torch.float32)
         self.model = lora.apply(model, self.config.lora)
         result = train_loop(
