@@ -59,7 +59,6 @@ def bytes_on_disk(path: Path | None) -> int:
 
 
 def count_parameters(model) -> tuple[int, int]:
-    """(trainable, total) parameters of a torch module."""
-    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
-    total = sum(p.numel() for p in model.parameters())
-    return trainable, total
+    """(trainable, total) parameters of a torch module; tied weights count once."""
+    params = list(model.parameters())  # yields a shared (tied) tensor only once
+    return sum(p.numel() for p in params if p.requires_grad), sum(p.numel() for p in params)

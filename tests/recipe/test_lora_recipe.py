@@ -8,6 +8,7 @@ from peft import PeftModel
 from transformers import LlamaConfig, LlamaForCausalLM
 
 from tunewise.config import LoraConfig, TrainConfig
+from tunewise.cost import count_parameters
 from tunewise.errors import TrainingError
 from tunewise.methods import lora
 from tunewise.train.batching import IGNORE_INDEX, Encoded, collate
@@ -79,7 +80,7 @@ def test_loss_falls_and_only_adapters_change(tmp_path):
 
 def test_only_lora_parameters_get_gradients():
     model = _lora_model()
-    trainable, total = lora.count_parameters(model)
+    trainable, total = count_parameters(model)
     names = [n for n, p in model.named_parameters() if p.requires_grad]
     assert names and all("lora_A" in n or "lora_B" in n for n in names)
     assert len(names) == 2 * 7 * 2  # A and B on seven projections in two layers

@@ -36,11 +36,5 @@ def apply(model: nn.Module, cfg: LoraConfig) -> PeftModel:
         return get_peft_model(model, peft_cfg)
 
 
-def count_parameters(model: nn.Module) -> tuple[int, int]:
-    """(trainable, total) parameter counts; tied weights are counted once."""
-    params = list(model.parameters())  # yields a shared (tied) tensor only once
-    return sum(p.numel() for p in params if p.requires_grad), sum(p.numel() for p in params)
-
-
 def _linear_names(model: nn.Module) -> set[str]:
     return {name.rsplit(".", 1)[-1] for name, m in model.named_modules() if isinstance(m, nn.Linear)}
