@@ -21,6 +21,7 @@ import torch
 from transformers import AutoModelForCausalLM
 
 from tunewise.config import LoraConfig, TrainConfig
+from tunewise.cost import count_parameters
 from tunewise.methods import lora
 from tunewise.train.batching import IGNORE_INDEX, Encoded, collate
 from tunewise.train.loop import train
@@ -38,7 +39,7 @@ def main() -> None:
 
     torch.manual_seed(0)
     model = lora.apply(load_smollm2(), LoraConfig(r=16, alpha=32, dropout=0.05))
-    trainable, total = lora.count_parameters(model)
+    trainable, total = count_parameters(model)
     data = synthetic_data(args.steps * args.batch_size, args.length, args.answer, model.config.vocab_size)
     batches = [collate(data[i : i + args.batch_size], pad_id=0) for i in range(0, len(data), args.batch_size)]
     print(f"LoRA r=16: {trainable:,} trainable of {total:,}; RSS after load {rss_mb():.0f} MB", flush=True)
