@@ -23,6 +23,7 @@ from tunewise.io import write_json, write_jsonl
 from tunewise.methods import lora
 from tunewise.models.chat_template import encode_example, prompt_ids, truncate_prompt
 from tunewise.models.load import load_causal_lm
+from tunewise.progress import progress_printer
 from tunewise.prompting.templates import demo_order, few_shot_messages, zero_shot_messages
 from tunewise.records import Example, Prediction
 from tunewise.task import Task
@@ -85,15 +86,19 @@ class BaseModelCache:
         return self._loaded
 
 
-def predict_conversations(model, tokenizer, conversations, task: Task, config: Config, ids: list[str]) -> list[Prediction]:
+def predict_conversations(
+    model, tokenizer, conversations, task: Task, config: Config, ids: list[str], name: str = "predict"
+) -> list[Prediction]:
     """Score (classification) or decode (generation) each conversation, identically for every rung."""
     limit = _prompt_limit(model, config)
     prompts = [truncate_prompt(prompt_ids(tokenizer, messages), limit) for messages in conversations]
     # Weights are already in eval_dtype(config), so no autocast on top (it would only re-cast them every call).
     precision = "fp32"
+    progress = progress_printer(f"rung {name}: predict", len(prompts))
     if task.type == "classification":
         scores = score_labels(
-            model, tokenizer, prompts, task.labels, batch_size=config.eval.batch_size, precision=precision
+            model, tokenizer, prompts, task.labels, batch_size=config.eval.batch_size, precision=precision,
+            progress=progress,
         )  # (N, L) summed log-probabilities
         best = scores.argmax(axis=1)
         return [
@@ -107,6 +112,7 @@ def predict_conversations(model, tokenizer, conversations, task: Task, config: C
         max_new_tokens=config.eval.max_new_tokens,
         batch_size=config.eval.batch_size,
         precision=precision,
+        progress=progress,
     )
     return [Prediction(id=i, output=t) for i, t in zip(ids, texts)]
 
@@ -136,7 +142,9 @@ class ZeroShotRung:
     def predict(self, test):
         model, tokenizer = self.base.get()
         conversations = [zero_shot_messages(e, self.task.instruction) for e in test]
-        return predict_conversations(model, tokenizer, conversations, self.task, self.config, [e.id for e in test])
+        return predict_conversations(
+            model, tokenizer, conversations, self.task, self.config, [e.id for e in test], self.name
+        )
 
     def parameters(self):
         return 0, count_parameters(self.base.get()[0])[1]
@@ -162,7 +170,9 @@ class FewShotRung:
     def predict(self, test):
         model, tokenizer = self.base.get()
         conversations = [few_shot_messages(e, self.demos, self.task.instruction) for e in test]
-        return predict_conversations(model, tokenizer, conversations, self.task, self.config, [e.id for e in test])
+        return predict_conversations(
+            model, tokenizer, conversations, self.task, self.config, [e.id for e in test], self.name
+        )
 
     def parameters(self):
         return 0, count_parameters(self.base.get()[0])[1]
@@ -210,7 +220,7 @@ class LoraRung:
         self.model.to(eval_dtype(self.config))  # the same weight dtype as the prompting rungs predict with
         conversations = [zero_shot_messages(e, self.task.instruction) for e in test]
         return predict_conversations(
-            self.model, self.tokenizer, conversations, self.task, self.config, [e.id for e in test]
+            self.model, self.tokenizer, conversations, self.task, self.config, [e.id for e in test], self.name
         )
 
     def parameters(self):

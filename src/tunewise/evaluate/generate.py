@@ -4,6 +4,8 @@ Every rung decodes with these settings, so differences in the report come from t
 """
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 from transformers import GenerationConfig, PreTrainedModel, PreTrainedTokenizerBase
 
@@ -18,8 +20,12 @@ def generate(
     max_new_tokens: int,
     batch_size: int = 8,
     precision: str = "bf16",
+    progress: Callable[[int], None] | None = None,
 ) -> list[str]:
-    """Greedy answers to token-id prompts, decoded without special tokens and stripped, in the prompts' order."""
+    """Greedy answers to token-id prompts, decoded without special tokens and stripped, in the prompts' order.
+
+    `progress(done)` is called after each batch with the number of prompts answered so far.
+    """
     device = next(model.parameters()).device
     stop_ids = stop_token_ids(tokenizer)
     config = GenerationConfig(
@@ -32,6 +38,8 @@ def generate(
             rows = order[start : start + batch_size]
             for row, ids in zip(rows, generate_ids(model, [prompts[i] for i in rows], config, device)):
                 answers[row] = decode_answer(tokenizer, ids, stop_ids)
+            if progress is not None:
+                progress(start + len(rows))
     return answers
 
 

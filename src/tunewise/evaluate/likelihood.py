@@ -7,7 +7,7 @@ on SmolLM2) is applied only at the positions that predict a continuation token.
 from __future__ import annotations
 
 from contextlib import nullcontext
-from typing import Sequence
+from typing import Callable, Sequence
 
 import copy
 import inspect
@@ -27,13 +27,15 @@ def score_labels(
     labels: list[str],
     batch_size: int = 8,
     precision: str = "bf16",
+    progress: Callable[[int], None] | None = None,
 ) -> np.ndarray:
     """(N, L) summed log-probability of each label as the answer to each prompt, end-of-turn token included.
 
     Scoring the end-of-turn token too tells apart labels that are prefixes of each other ("bug" / "bug report").
     """
     continuations = [answer_ids(tokenizer, label) for label in labels]
-    return score_continuations(model, prompts, continuations, batch_size=batch_size, precision=precision)
+    return score_continuations(model, prompts, continuations, batch_size=batch_size, precision=precision,
+                               progress=progress)
 
 
 def score_continuations(
@@ -42,8 +44,12 @@ def score_continuations(
     continuations: list[list[int]],
     batch_size: int = 8,
     precision: str = "bf16",
+    progress: Callable[[int], None] | None = None,
 ) -> np.ndarray:
-    """(N, L) summed log-probability of each continuation's tokens following each prompt."""
+    """(N, L) summed log-probability of each continuation's tokens following each prompt.
+
+    `progress(done)` is called after each batch with the number of prompts scored so far.
+    """
     if not prompts or not continuations:
         return np.zeros((len(prompts), len(continuations)))
     if any(len(p) == 0 for p in prompts) or any(len(c) == 0 for c in continuations):
@@ -62,6 +68,8 @@ def score_continuations(
                 scores[rows] = _score_batch_full(model, batch, continuations, device).cpu().numpy()
             else:
                 scores[rows] = _score_batch_cached(model, batch, continuations, device, prefix).cpu().numpy()
+            if progress is not None:
+                progress(start + len(rows))
     return scores
 
 

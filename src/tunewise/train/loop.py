@@ -22,6 +22,7 @@ from torch.optim.lr_scheduler import LambdaLR
 
 from tunewise.config import TrainConfig
 from tunewise.errors import TrainingError
+from tunewise.progress import clock
 from tunewise.train.batching import IGNORE_INDEX, Encoded, collate, length_grouped_batches
 from tunewise.train.checkpoint import load_trainable, save_trainable
 from tunewise.train.loss import answer_loss_sum
@@ -136,7 +137,7 @@ def train(
             eta_s = (total_steps - step) * train_s / step
             accelerator.print(
                 f"step {step}/{total_steps}  epoch {epoch:.2f}  loss {event['loss']:.4f}  lr {lr:.2e}  "
-                f"{event['tokens_per_s']:.0f} tok/s  ETA {_clock(eta_s)}",
+                f"{event['tokens_per_s']:.0f} tok/s  ETA {clock(eta_s)}",
                 file=sys.stderr,
             )
 
@@ -279,7 +280,3 @@ def _write_event(log: list[dict], event: dict, path: Path, accelerator: Accelera
         with path.open("a", encoding="utf-8") as f:
             f.write(json.dumps(event) + "\n")
 
-
-def _clock(seconds: float) -> str:
-    minutes, seconds = divmod(int(seconds), 60)
-    return f"{minutes // 60}:{minutes % 60:02d}:{seconds:02d}"
