@@ -126,50 +126,35 @@ def _prompt_limit(model, config: Config) -> int:
 # ---------------------------------------------------------------- rungs
 
 
-class ZeroShotRung:
-    """The base model with the task instruction, no examples."""
+class PromptRung:
+    """The base model with the task instruction and k demonstrations from train as earlier chat turns.
+
+    k = 0 is the zero-shot rung; demonstrations are fixed, seeded and label-balanced (see `demo_order`).
+    """
 
     kind = "prompting"
 
-    def __init__(self, base: BaseModelCache, task: Task, config: Config):
-        self.name = "zero_shot"
-        self.description = "base model, instruction prompt"
-        self.base, self.task, self.config = base, task, config
-
-    def fit(self, train, val, workdir) -> FitInfo:
-        return FitInfo()
-
-    def predict(self, test):
-        model, tokenizer = self.base.get()
-        conversations = [zero_shot_messages(e, self.task.instruction) for e in test]
-        return predict_conversations(
-            model, tokenizer, conversations, self.task, self.config, [e.id for e in test], self.name
-        )
-
-    def parameters(self):
-        return 0, count_parameters(self.base.get()[0])[1]
-
-
-class FewShotRung:
-    """The base model with k demonstrations from train as earlier chat turns (fixed, seeded, label-balanced)."""
-
-    kind = "prompting"
-
-    def __init__(self, base: BaseModelCache, task: Task, config: Config, k: int):
-        self.name = f"few_shot_k{k}"
-        self.description = f"base model, {k} demonstration(s) from train"
+    def __init__(self, base: BaseModelCache, task: Task, config: Config, k: int = 0):
+        self.name = f"few_shot_k{k}" if k else "zero_shot"
+        self.description = f"base model, {k} demonstration(s) from train" if k else "base model, instruction prompt"
         self.base, self.task, self.config, self.k = base, task, config, k
         self.demos: list[Example] = []
 
     def fit(self, train, val, workdir) -> FitInfo:
-        balance = self.task.type == "classification"
-        self.demos = demo_order(train, self.config.prompt.demo_seed, balance)[: self.k]
-        write_json(workdir / "demos.json", [e.id for e in self.demos])
+        if self.k:
+            balance = self.task.type == "classification"
+            self.demos = demo_order(train, self.config.prompt.demo_seed, balance)[: self.k]
+            write_json(workdir / "demos.json", [e.id for e in self.demos])
         return FitInfo()
+
+    def _conversation(self, example: Example):
+        if self.k:
+            return few_shot_messages(example, self.demos, self.task.instruction)
+        return zero_shot_messages(example, self.task.instruction)
 
     def predict(self, test):
         model, tokenizer = self.base.get()
-        conversations = [few_shot_messages(e, self.demos, self.task.instruction) for e in test]
+        conversations = [self._conversation(e) for e in test]
         return predict_conversations(
             model, tokenizer, conversations, self.task, self.config, [e.id for e in test], self.name
         )
@@ -233,9 +218,9 @@ def build_plan(config: Config, task: Task) -> list[Rung]:
     plan: list[Rung] = []
     for name in config.rungs:
         if name == "zero_shot":
-            plan.append(ZeroShotRung(base, task, config))
+            plan.append(PromptRung(base, task, config))
         elif name == "few_shot":
-            plan.extend(FewShotRung(base, task, config, k) for k in config.prompt.few_shot_k)
+            plan.extend(PromptRung(base, task, config, k) for k in config.prompt.few_shot_k)
         elif name == "lora":
             plan.append(LoraRung(task, config))
     return plan

@@ -1,5 +1,4 @@
 """The LoRA recipe on a tiny random llama: it learns, touches only the adapters, saves, stops early, accumulates."""
-import copy
 import json
 
 import pytest

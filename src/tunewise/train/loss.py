@@ -5,7 +5,6 @@ are a few tokens long; projecting only the positions that predict an answer toke
 """
 from __future__ import annotations
 
-import torch
 import torch.nn.functional as F
 from peft import PeftModel
 from torch import Tensor, nn
