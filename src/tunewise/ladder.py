@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import sys
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -24,11 +26,19 @@ from tunewise.methods import lora
 from tunewise.models.chat_template import encode_example, prompt_ids, truncate_prompt
 from tunewise.models.load import load_causal_lm
 from tunewise.progress import progress_printer
-from tunewise.prompting.templates import demo_order, few_shot_messages, zero_shot_messages
+from tunewise.prompting.templates import (
+    demo_order,
+    few_shot_messages,
+    zero_shot_messages,
+)
 from tunewise.records import Example, Prediction
 from tunewise.task import Task
 from tunewise.train.batching import Encoded
+from tunewise.train.loop import planned_steps
 from tunewise.train.loop import train as train_loop
+
+PROBE_STEPS = 4  # optimizer steps a dry run times per fine-tuning rung
+PROBE_PREDICTIONS = 16  # test examples a dry run predicts per rung
 
 
 @dataclass
@@ -50,6 +60,8 @@ class Rung(Protocol):
     def predict(self, test: list[Example]) -> list[Prediction]: ...
 
     def parameters(self) -> tuple[int, int]: ...  # (trainable, total) of the model that predicts
+
+    def estimate_fit(self, train: list[Example], val: list[Example], workdir: Path) -> float: ...  # seconds
 
 
 @dataclass
@@ -90,7 +102,7 @@ def predict_conversations(
     model, tokenizer, conversations, task: Task, config: Config, ids: list[str], name: str = "predict"
 ) -> list[Prediction]:
     """Score (classification) or decode (generation) each conversation, identically for every rung."""
-    limit = _prompt_limit(model, config)
+    limit = prompt_limit(model, config)
     prompts = [truncate_prompt(prompt_ids(tokenizer, messages), limit) for messages in conversations]
     # Weights are already in eval_dtype(config), so no autocast on top (it would only re-cast them every call).
     precision = "fp32"
@@ -117,10 +129,19 @@ def predict_conversations(
     return [Prediction(id=i, output=t) for i, t in zip(ids, texts)]
 
 
-def _prompt_limit(model, config: Config) -> int:
+def prompt_limit(model, config: Config) -> int:
     """Longest prompt we feed: the model's context minus room for the answer."""
     context = getattr(model.config, "max_position_embeddings", None) or 2048
     return context - config.eval.max_new_tokens
+
+
+def sft_examples(tokenizer, examples: list[Example], instruction: str, max_length: int) -> list[Encoded]:
+    """Training sequences: the zero-shot conversation (what the rung is scored on) plus the answer."""
+    encoded = []
+    for e in examples:
+        ids, labels = encode_example(tokenizer, zero_shot_messages(e, instruction), e.answer, max_length)
+        encoded.append(Encoded(input_ids=ids, labels=labels))
+    return encoded
 
 
 # ---------------------------------------------------------------- rungs
@@ -146,6 +167,10 @@ class PromptRung:
             self.demos = demo_order(train, self.config.prompt.demo_seed, balance)[: self.k]
             write_json(workdir / "demos.json", [e.id for e in self.demos])
         return FitInfo()
+
+    def estimate_fit(self, train, val, workdir) -> float:
+        self.fit(train, val, workdir)  # choosing demonstrations takes no measurable time
+        return 0.0
 
     def _conversation(self, example: Example):
         if self.k:
@@ -176,17 +201,10 @@ class LoraRung:
         self.model = self.tokenizer = None
 
     def _encode(self, examples: list[Example]) -> list[Encoded]:
-        encoded = []
-        for e in examples:
-            ids, labels = encode_example(
-                self.tokenizer, zero_shot_messages(e, self.task.instruction), e.answer, self.config.data.max_length
-            )
-            encoded.append(Encoded(input_ids=ids, labels=labels))
-        return encoded
+        return sft_examples(self.tokenizer, examples, self.task.instruction, self.config.data.max_length)
 
     def fit(self, train, val, workdir) -> FitInfo:
-        model, self.tokenizer = load_causal_lm(self.config.model.name, dtype=torch.float32)
-        self.model = lora.apply(model, self.config.lora)
+        self.model, self.tokenizer = self._load()
         result = train_loop(
             self.model,
             self._encode(train),
@@ -200,6 +218,30 @@ class LoraRung:
         training = {k: v for k, v in dataclasses.asdict(result).items() if k != "log"}
         training["curve"] = result.log
         return FitInfo(artifact_dir=adapter_dir, training=training)
+
+    def estimate_fit(self, train, val, workdir) -> float:
+        """Seconds the whole fit would take, from PROBE_STEPS optimizer steps timed on the real training data.
+
+        Validation passes are costed at twice the training tokens/s (forward only, no backward).
+        """
+        cfg = self.config.train
+        probe = cfg.model_copy(update={"max_steps": PROBE_STEPS, "patience": None, "log_every": 10**6})
+        self.model, self.tokenizer = self._load()
+        encoded_train = self._encode(train)
+        result = train_loop(self.model, encoded_train, [], probe, workdir, pad_id=self.tokenizer.pad_token_id)
+        steps = planned_steps(len(train), cfg)
+        mean_length = sum(len(e.input_ids) for e in encoded_train) / len(encoded_train)
+        train_tokens = steps * cfg.batch_size * cfg.grad_accum * mean_length
+        val_tokens = sum(len(e.input_ids) for e in self._encode(val[: cfg.max_val_examples]))
+        n_evals = math.ceil(steps / cfg.eval_every) if val else 0
+        return (train_tokens + n_evals * val_tokens / 2) / result.tokens_per_s
+
+    def _load(self):
+        # bf16 training keeps the frozen base in bf16 (what autocast computes with; half the memory of fp32);
+        # PEFT creates the adapter weights in fp32 either way.
+        dtype = torch.bfloat16 if self.config.train.precision == "bf16" else torch.float32
+        model, tokenizer = load_causal_lm(self.config.model.name, dtype=dtype)
+        return lora.apply(model, self.config.lora), tokenizer
 
     def predict(self, test):
         self.model.to(eval_dtype(self.config))  # the same weight dtype as the prompting rungs predict with
@@ -269,6 +311,17 @@ def run_rung(rung: Rung, train, val, test, task: Task, config: Config, rung_dir:
     if info.training:
         write_json(rung_dir / "training.json", info.training)
     return result
+
+
+def estimate_rung(rung: Rung, train, val, test, workdir: Path) -> dict:
+    """Estimated seconds to fit and predict a rung, from a short timed probe of each (the dry run)."""
+    print(f"[tunewise] rung {rung.name}: timing a probe", file=sys.stderr, flush=True)
+    fit_s = rung.estimate_fit(train, val, workdir)
+    sample = test[:PROBE_PREDICTIONS]
+    started = time.perf_counter()
+    rung.predict(sample)
+    predict_s = (time.perf_counter() - started) * len(test) / max(len(sample), 1)
+    return {"rung": rung.name, "fit_s": fit_s, "predict_s": predict_s}
 
 
 def summarise(result: RungResult) -> dict:

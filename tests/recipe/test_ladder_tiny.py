@@ -85,3 +85,12 @@ def test_ladder_writes_a_complete_report_and_reruns_identically(tiny_model_dir, 
     again = api.run(load_config(result.run_dir / "config.yaml"), log=lambda m: None)
     assert again.run_dir != result.run_dir
     assert _metrics(again.report) == _metrics(report)
+
+
+def test_dry_run_estimates_every_rung_and_writes_no_run_folder(tiny_model_dir, tmp_path):
+    config = _config(tmp_path, tiny_model_dir)
+    rows = api.estimate(config, log=lambda m: None)
+    assert [r["rung"] for r in rows] == ["zero_shot", "few_shot_k1", "few_shot_k2", "lora"]
+    assert all(r["predict_s"] > 0 for r in rows)
+    assert [r["fit_s"] > 0 for r in rows] == [False, False, False, True]  # only training takes fitting time
+    assert not (tmp_path / "runs").exists()

@@ -1,6 +1,7 @@
 """Batched greedy generation equals one-at-a-time greedy decoding and stops at end of turn."""
 from __future__ import annotations
 
+import pytest
 import torch
 
 from tunewise.evaluate.generate import decode_answer, generate
@@ -58,3 +59,15 @@ def test_decode_answer_cuts_at_the_first_stop_token(tiny_tokenizer):
     ids = hello + [2] + tiny_tokenizer.encode(" crashes", add_special_tokens=False)
     assert decode_answer(tiny_tokenizer, ids, [2]) == "the app"
     assert decode_answer(tiny_tokenizer, hello, [2]) == "the app"
+
+
+def test_prompt_tuning_model_generates_like_one_at_a_time(tiny_llama):
+    """A prompt-tuned model (virtual tokens added inside forward, so no shared-prefix cache) decodes as greedy does."""
+    peft = pytest.importorskip("peft")
+    model, tokenizer = tiny_llama
+    ban_whitespace_tokens(model, tokenizer)
+    tuned = peft.get_peft_model(model, peft.PromptTuningConfig(task_type="CAUSAL_LM", num_virtual_tokens=3))
+    tuned.eval()
+    prompts = [prompt_ids(tokenizer, [{"role": "user", "content": q}]) for q in QUESTIONS]
+    batched = generate(tuned, tokenizer, prompts, max_new_tokens=8, batch_size=3, precision="fp32")
+    assert batched == [greedy_one(tuned, tokenizer, p, 8) for p in prompts]

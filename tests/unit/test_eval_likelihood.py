@@ -1,4 +1,4 @@
-"""Label scoring: the KV-cache path equals a brute-force forward per pair, and it picks the likely label."""
+"""Label scoring: the packed path equals a brute-force forward per pair, and it picks the likely label."""
 from __future__ import annotations
 
 import numpy as np
@@ -27,12 +27,30 @@ def brute_force_matrix(model, prompts, continuations) -> np.ndarray:
 
 
 @pytest.mark.parametrize("batch_size", [1, 3, 8])
-def test_cached_scores_equal_one_forward_per_pair(tiny_llama, batch_size):
+def test_packed_scores_equal_one_forward_per_pair(tiny_llama, batch_size):
     model, _ = tiny_llama
     expected = brute_force_matrix(model, PROMPTS, CONTINUATIONS)
     scores = score_continuations(model, PROMPTS, CONTINUATIONS, batch_size=batch_size, precision="fp32")
     assert scores.shape == (len(PROMPTS), len(CONTINUATIONS))
     np.testing.assert_allclose(scores, expected, atol=1e-4, rtol=0)
+
+
+@pytest.mark.parametrize("attention", ["sdpa", "eager"])
+def test_packed_mask_works_with_each_attention_implementation(tiny_llama, attention):
+    """SDPA takes the 4-D mask as booleans, eager attention as a float bias: both must keep continuations apart."""
+    model, _ = tiny_llama
+    model.set_attn_implementation(attention)
+    common = [30, 31, 32, 33, 34, 35, 36, 37, 38, 39]  # a shared prefix, so its cache is in play too
+    prompts = [common + p for p in PROMPTS]
+    scores = score_continuations(model, prompts, CONTINUATIONS, batch_size=3, precision="fp32")
+    np.testing.assert_allclose(scores, brute_force_matrix(model, prompts, CONTINUATIONS), atol=1e-4, rtol=0)
+
+
+def test_single_token_continuations_need_only_the_prompt(tiny_llama):
+    model, _ = tiny_llama
+    continuations = [[11], [12], [2]]
+    scores = score_continuations(model, PROMPTS, continuations, batch_size=3, precision="fp32")
+    np.testing.assert_allclose(scores, brute_force_matrix(model, PROMPTS, continuations), atol=1e-4, rtol=0)
 
 
 def test_full_forward_fallback_equals_one_forward_per_pair(tiny_llama):

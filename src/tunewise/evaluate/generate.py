@@ -1,6 +1,7 @@
 """Batched greedy decoding for generation rungs: left padding, KV cache, stop at end-of-turn.
 
-Every rung decodes with these settings, so differences in the report come from the rung, not the decoder.
+Every rung decodes with these settings, so differences in the report come from the rung, not the decoder. The
+prefix all prompts share (system instruction, demonstrations) runs once and seeds every batch's KV cache.
 """
 from __future__ import annotations
 
@@ -9,7 +10,14 @@ from collections.abc import Callable
 import torch
 from transformers import GenerationConfig, PreTrainedModel, PreTrainedTokenizerBase
 
-from tunewise.evaluate.likelihood import autocast, padded
+from tunewise.evaluate.likelihood import (
+    SharedPrefix,
+    autocast,
+    cache_arg,
+    is_prompt_learning,
+    padded,
+    shared_prefix,
+)
 from tunewise.models.chat_template import end_of_turn_id
 
 
@@ -34,9 +42,11 @@ def generate(
     answers: list[str] = [""] * len(prompts)
     order = sorted(range(len(prompts)), key=lambda i: len(prompts[i]))  # similar lengths: less padding
     with torch.inference_mode(), autocast(precision, device):
+        # Prompt-learning adapters add virtual tokens in front inside forward, so a prefix run alone would miss them.
+        prefix = None if is_prompt_learning(model) or not prompts else shared_prefix(model, prompts, device)
         for start in range(0, len(order), batch_size):
             rows = order[start : start + batch_size]
-            for row, ids in zip(rows, generate_ids(model, [prompts[i] for i in rows], config, device)):
+            for row, ids in zip(rows, generate_ids(model, [prompts[i] for i in rows], config, device, prefix)):
                 answers[row] = decode_answer(tokenizer, ids, stop_ids)
             if progress is not None:
                 progress(start + len(rows))
@@ -52,11 +62,24 @@ def stop_token_ids(tokenizer: PreTrainedTokenizerBase) -> list[int]:
 
 
 def generate_ids(
-    model: PreTrainedModel, prompts: list[list[int]], config: GenerationConfig, device: torch.device
+    model: PreTrainedModel,
+    prompts: list[list[int]],
+    config: GenerationConfig,
+    device: torch.device,
+    prefix: SharedPrefix | None = None,
 ) -> list[list[int]]:
-    """The new token ids after each prompt of one batch (stop token and padding included)."""
-    ids, mask = padded(prompts, "left", device)  # (B, T); left padding so every row continues at column T
-    out = model.generate(input_ids=ids, attention_mask=mask, generation_config=config)  # (B, T + new)
+    """The new token ids after each prompt of one batch (stop token and padding included).
+
+    With a shared prefix, generation starts from its cache and runs only the rest of each prompt.
+    """
+    P = prefix.length if prefix else 0
+    # Left padding so every row continues at column T; after a prefix the padding sits between prefix and rest,
+    # where the mask hides it and the position ids (from the mask) skip it.
+    rest, rest_mask = padded([p[P:] for p in prompts], "left", device)  # (B, T - P)
+    head = torch.tensor(prompts[0][:P], dtype=rest.dtype, device=device).expand(len(prompts), P)  # (B, P)
+    ids, mask = torch.cat([head, rest], dim=1), torch.cat([torch.ones_like(head), rest_mask], dim=1)  # (B, T)
+    extra = {cache_arg(model.get_decoder()): prefix.cache_for(len(prompts))} if prefix else {}
+    out = model.generate(input_ids=ids, attention_mask=mask, generation_config=config, **extra)  # (B, T + new)
     return out[:, ids.shape[1] :].tolist()
 
 

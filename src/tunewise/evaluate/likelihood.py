@@ -1,16 +1,16 @@
 """Log-likelihood of continuations after prompts: how classification rungs score every label.
 
-The prefix every prompt shares (system instruction, few-shot demonstrations) runs once for the whole set; each
-prompt's remainder runs once; all continuations are scored from that KV cache, and the output layer (49,152 x 576
-on SmolLM2) is applied only at the positions that predict a continuation token.
+The prefix every prompt shares (system instruction, few-shot demonstrations) runs once for the whole set; then one
+forward per batch runs each prompt's remainder with all continuations packed after it (a 4-D mask keeps them apart),
+and the output layer (49,152 x 576 on SmolLM2) is applied only at the positions that predict a continuation token.
 """
 from __future__ import annotations
 
-from contextlib import nullcontext
-from typing import Callable, Sequence
-
 import copy
 import inspect
+from collections.abc import Callable, Sequence
+from contextlib import nullcontext
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -56,7 +56,7 @@ def score_continuations(
         raise ValueError("every prompt and every continuation needs at least one token")
     scores = np.empty((len(prompts), len(continuations)))
     device = next(model.parameters()).device
-    full = _is_prompt_learning(model)
+    full = is_prompt_learning(model)
     # Similar lengths in one batch waste less compute on padding; results go back in the caller's order.
     order = sorted(range(len(prompts)), key=lambda i: len(prompts[i]))
     with torch.inference_mode(), autocast(precision, device):
@@ -67,7 +67,7 @@ def score_continuations(
             if full:
                 scores[rows] = _score_batch_full(model, batch, continuations, device).cpu().numpy()
             else:
-                scores[rows] = _score_batch_cached(model, batch, continuations, device, prefix).cpu().numpy()
+                scores[rows] = _score_batch_packed(model, batch, continuations, device, prefix).cpu().numpy()
             if progress is not None:
                 progress(start + len(rows))
     return scores
@@ -102,7 +102,7 @@ def shared_prefix(model: PreTrainedModel, prompts: list[list[int]], device: torc
         return None
     ids = torch.tensor([first[:length]], device=device)
     out = model.get_decoder()(input_ids=ids, use_cache=True)
-    return SharedPrefix(length, out["cache"] if "cache" in out else out.past_key_values)
+    return SharedPrefix(length, next(out[name] for name in ("cache", "past_key_values") if name in out))
 
 
 def _common_length(a: list[int], b: list[int], limit: int) -> int:
@@ -131,9 +131,12 @@ def padded(seqs: Sequence[Sequence[int]], side: str, device: torch.device) -> tu
     return ids.to(device), mask.to(device)
 
 
-def _is_prompt_learning(model: PreTrainedModel) -> bool:
-    # Prompt/prefix tuning and P-tuning inject virtual tokens inside PeftModel.forward, which the cached path
-    # (decoder + output layer called directly) would skip.
+def is_prompt_learning(model: PreTrainedModel) -> bool:
+    """Whether a PEFT prompt-learning adapter is active: such models cannot use the shared-prefix or packed paths.
+
+    Prompt/prefix tuning and P-tuning inject virtual tokens inside PeftModel.forward, which a prefix run alone or
+    the decoder + output layer called directly would skip.
+    """
     config = getattr(model, "active_peft_config", None)
     return bool(config is not None and config.is_prompt_learning)
 
@@ -143,46 +146,106 @@ def _next_token_log_probs(model: PreTrainedModel, hidden: torch.Tensor) -> torch
     return F.log_softmax(model.get_output_embeddings()(hidden).float(), dim=-1)
 
 
-def _score_batch_cached(
+@dataclass
+class PackedContinuations:
+    """All continuations but their last tokens, end to end in one row of K tokens, and what each position predicts.
+
+    Continuation l = [c0, ..., cn] puts c0 .. c(n-1) in the row; the prompt's last position predicts c0, and each
+    packed token predicts the next token of its own continuation.
+    """
+
+    first: torch.Tensor  # (L,) first token of each continuation, predicted from the prompt's last position
+    inputs: torch.Tensor  # (K,) the packed tokens
+    targets: torch.Tensor  # (K,) the token each packed position predicts
+    owner: torch.Tensor  # (K,) the continuation each packed position belongs to
+    offset: torch.Tensor  # (K,) 1 + the position within its continuation: distance from the prompt's last token
+
+
+def pack_continuations(continuations: list[list[int]], device: torch.device) -> PackedContinuations:
+    """The continuations packed into one row (see PackedContinuations)."""
+    inputs, targets, owner, offset = [], [], [], []
+    for index, cont in enumerate(continuations):
+        inputs += cont[:-1]
+        targets += cont[1:]
+        owner += [index] * (len(cont) - 1)
+        offset += range(1, len(cont))
+    first = [cont[0] for cont in continuations]
+    return PackedContinuations(
+        *(torch.tensor(values, dtype=torch.long, device=device) for values in (first, inputs, targets, owner, offset))
+    )
+
+
+def packed_attention(rest_mask: torch.Tensor, packed: PackedContinuations, prefix_length: int) -> torch.Tensor:
+    """(B, 1, R + K, P + R + K) boolean mask, True where a query may attend to a key.
+
+    Keys are the shared prefix (P), each prompt's left-padded remainder (R) and the packed continuations (K).
+    Prompt tokens attend causally to their prompt; a continuation token attends to the whole prompt and to the
+    tokens of its own continuation up to itself, never to other continuations. Every position also attends to
+    itself, so padding rows stay finite (their garbage never reaches a real position: real rows do not attend to
+    padding keys).
+    """
+    B, R = rest_mask.shape
+    K = packed.inputs.shape[0]
+    real = rest_mask.bool()[:, None, :]  # (B, 1, R)
+    device = rest_mask.device
+    allowed = torch.zeros(B, R + K, prefix_length + R + K, dtype=torch.bool, device=device)
+    allowed[:, :, :prefix_length] = True
+    allowed[:, :R, prefix_length : prefix_length + R] = torch.ones(R, R, dtype=torch.bool, device=device).tril() & real
+    allowed[:, R:, prefix_length : prefix_length + R] = real
+    own = (packed.owner[:, None] == packed.owner[None, :]) & torch.ones(K, K, dtype=torch.bool, device=device).tril()
+    allowed[:, R:, prefix_length + R :] = own
+    allowed[:, :, prefix_length:] |= torch.eye(R + K, dtype=torch.bool, device=device)
+    return allowed[:, None]
+
+
+def _score_batch_packed(
     model: PreTrainedModel,
     prompts: list[list[int]],
     continuations: list[list[int]],
     device: torch.device,
     prefix: SharedPrefix | None = None,
 ) -> torch.Tensor:
-    """(B, L) scores: each prompt runs once (after the shared prefix), then its KV cache serves the L continuations."""
-    B, L = len(prompts), len(continuations)
+    """(B, L) scores from one forward: each prompt (after the shared prefix) followed by all continuations packed.
+
+    Packing computes each prompt once and each continuation token once, with no copies of the prompt's cache per
+    continuation; the 4-D mask and position ids make every continuation see exactly what it would after its prompt.
+    """
+    B = len(prompts)
     decoder = model.get_decoder()
     P = prefix.length if prefix else 0
-    # Left padding puts every prompt's last token in the last column, so continuations start at one offset.
+    packed = pack_continuations(continuations, device)
+    K = packed.inputs.shape[0]
+    # Left padding puts every prompt's last token in the last remainder column, so continuations start at one offset.
     # After a shared prefix the padding sits between prefix and remainder; the mask and positions skip it.
-    ids, rest_mask = padded([p[P:] for p in prompts], "left", device)  # (B, T - P)
-    mask = torch.cat([torch.ones(B, P, dtype=rest_mask.dtype, device=device), rest_mask], dim=1)  # (B, T)
-    positions = ((mask.cumsum(-1) - 1).clamp(min=0))[:, P:]  # (B, T - P)
-    extra = {_cache_arg(decoder): prefix.cache_for(B)} if prefix else {}
-    out = decoder(input_ids=ids, attention_mask=mask, position_ids=positions, use_cache=True, **extra)
-    cont, cont_mask = padded(continuations, "right", device)  # (L, C)
-    scores = _next_token_log_probs(model, out.last_hidden_state[:, -1])[:, cont[:, 0]]  # (B, L)
-    C = cont.shape[1]
-    if C == 1:
-        return scores
-    cache = out["cache"] if "cache" in out else out.past_key_values
-    cache.batch_repeat_interleave(L)  # every layer's keys/values: (B, heads, T, d) -> (B*L, heads, T, d)
-    inputs = cont[:, :-1].repeat(B, 1)  # (B*L, C-1); row b*L + l is continuation l after prompt b
-    attention = torch.cat([mask.repeat_interleave(L, dim=0), cont_mask[:, :-1].repeat(B, 1)], dim=1)
-    offsets = torch.arange(1, C, device=device)
-    cont_positions = positions[:, -1:].repeat_interleave(L, dim=0) + offsets  # (B*L, C-1)
+    rest, rest_mask = padded([p[P:] for p in prompts], "left", device)  # (B, R)
+    R = rest.shape[1]
+    mask = torch.cat([torch.ones(B, P, dtype=rest_mask.dtype, device=device), rest_mask], dim=1)  # (B, P + R)
+    positions = (mask.cumsum(-1) - 1).clamp(min=0)[:, P:]  # (B, R)
+    positions = torch.cat([positions, positions[:, -1:] + packed.offset], dim=1)  # (B, R + K)
+    ids = torch.cat([rest, packed.inputs.expand(B, K)], dim=1)  # (B, R + K)
+    attention = _attention_mask(model, packed_attention(rest_mask, packed, P))
+    extra = {cache_arg(decoder): prefix.cache_for(B)} if prefix else {}
     hidden = decoder(
-        input_ids=inputs, attention_mask=attention, position_ids=cont_positions, use_cache=True, **{_cache_arg(decoder): cache}
-    ).last_hidden_state  # (B*L, C-1, H)
-    targets = cont[:, 1:].repeat(B, 1)  # (B*L, C-1)
-    valid = cont_mask[:, 1:].repeat(B, 1).bool()
-    rest = torch.zeros(B * L, C - 1, device=device)
-    rest[valid] = _next_token_log_probs(model, hidden[valid]).gather(-1, targets[valid][:, None]).squeeze(-1)
-    return scores + rest.sum(-1).view(B, L)
+        input_ids=ids, attention_mask=attention, position_ids=positions, use_cache=False, **extra
+    ).last_hidden_state  # (B, R + K, H)
+    scores = _next_token_log_probs(model, hidden[:, R - 1])[:, packed.first]  # (B, L)
+    if K == 0:
+        return scores
+    log_probs = _next_token_log_probs(model, hidden[:, R:].reshape(B * K, -1))  # (B*K, V)
+    rest_scores = log_probs.gather(-1, packed.targets.repeat(B)[:, None]).view(B, K)
+    return scores.index_add(1, packed.owner, rest_scores)
 
 
-def _cache_arg(decoder: torch.nn.Module) -> str:
+def _attention_mask(model: PreTrainedModel, allowed: torch.Tensor) -> torch.Tensor:
+    """A boolean 4-D mask as the model's attention takes it: as is for SDPA, else 0 / dtype minimum added to scores."""
+    if model.config._attn_implementation == "sdpa":
+        return allowed
+    dtype = model.get_input_embeddings().weight.dtype  # what transformers builds eager masks in
+    return torch.zeros(allowed.shape, dtype=dtype, device=allowed.device).masked_fill(~allowed, torch.finfo(dtype).min)
+
+
+def cache_arg(decoder: torch.nn.Module) -> str:
+    """The keyword a decoder (and its model's `generate`) takes a KV cache by."""
     # transformers 5.2x renamed `past_key_values` to `cache` (the old name warns); older decoders only know the old one.
     return "cache" if "cache" in inspect.signature(decoder.forward).parameters else "past_key_values"
 

@@ -1,6 +1,9 @@
-"""Training batches: tokenised examples, length-grouped batch order, and padding into tensors.
+"""Training batches: tokenised examples, length-grouped batch order, padding or packing into tensors.
 
 Grouping similar lengths keeps padding (wasted compute) low; the order is reproducible from (seed, epoch).
+Packing puts a batch's examples end to end in one row instead, with position ids that restart at each example
+and no attention mask, from which the model builds a block-diagonal causal mask: no token attends across
+examples, and the loss equals the padded batch's.
 """
 from __future__ import annotations
 
@@ -55,3 +58,46 @@ def collate(batch: list[Encoded], pad_id: int) -> dict[str, Tensor]:
         labels[row, :n] = torch.tensor(example.labels, dtype=torch.long)
         attention_mask[row, :n] = 1
     return {"input_ids": input_ids, "attention_mask": attention_mask, "labels": labels}
+
+
+def collate_packed(batch: list[Encoded]) -> dict[str, Tensor]:
+    """The examples end to end in one row: input_ids, position_ids (0.. per example), labels; each (1, sum of lengths).
+
+    Each example's first label is IGNORE_INDEX: it would be predicted from the previous example's last token.
+    """
+    input_ids, position_ids, labels = [], [], []
+    for example in batch:
+        input_ids.extend(example.input_ids)
+        position_ids.extend(range(len(example.input_ids)))
+        labels.extend([IGNORE_INDEX, *example.labels[1:]])
+    return {
+        "input_ids": torch.tensor([input_ids], dtype=torch.long),
+        "position_ids": torch.tensor([position_ids], dtype=torch.long),
+        "labels": torch.tensor([labels], dtype=torch.long),
+    }
+
+
+def split_by_tokens(batch: list[Encoded], max_tokens: int | None) -> list[list[Encoded]]:
+    """Consecutive pieces of the batch whose padded size (rows x longest) stays within max_tokens, when set.
+
+    A piece has at least one example, so an example longer than max_tokens still trains, alone.
+    """
+    if max_tokens is None:
+        return [batch]
+    pieces: list[list[Encoded]] = [[]]
+    width = 0
+    for example in batch:
+        new_width = max(width, len(example.input_ids))
+        if pieces[-1] and new_width * (len(pieces[-1]) + 1) > max_tokens:
+            pieces.append([])
+            new_width = len(example.input_ids)
+        pieces[-1].append(example)
+        width = new_width
+    return pieces
+
+
+def token_counts(batch: dict[str, Tensor]) -> tuple[int, int]:
+    """(real, computed) tokens of a collated batch; packed batches have no padding."""
+    if "attention_mask" in batch:
+        return int(batch["attention_mask"].sum()), batch["attention_mask"].numel()
+    return batch["input_ids"].numel(), batch["input_ids"].numel()

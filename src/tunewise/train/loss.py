@@ -1,10 +1,15 @@
-"""Causal LM loss on answer tokens only, with the output layer applied only where it is needed.
+"""Causal LM loss on answer tokens only, with the output layer applied only where it is needed, in chunks.
 
 The output layer (49,152 x 576 on SmolLM2) at every position is a large share of the compute when answers
-are a few tokens long; projecting only the positions that predict an answer token removes that share.
+are a few tokens long; projecting only the positions that predict an answer token removes that share. When
+answers are long, the logits of all answer positions would still be large (2,000 answer tokens x 49,152 x 4 bytes
+= 390 MB in fp32, several copies with softmax and gradients), so the loss is computed `LOSS_CHUNK` positions
+at a time and each chunk's gradient is computed right away (see `ChunkedLinearCrossEntropy`): the full logits
+never exist at once.
 """
 from __future__ import annotations
 
+import torch
 import torch.nn.functional as F
 from peft import PeftModel
 from torch import Tensor, nn
@@ -12,17 +17,27 @@ from torch import Tensor, nn
 from tunewise.errors import TrainingError
 from tunewise.train.batching import IGNORE_INDEX
 
+LOSS_CHUNK = 1024  # answer positions per output-layer chunk: 1,024 x 49,152 fp32 logits = 200 MB at most
+
 
 def answer_loss_sum(model: nn.Module, batch: dict[str, Tensor]) -> tuple[Tensor, int]:
-    """Summed fp32 cross-entropy over the batch's answer tokens, and how many there are."""
+    """Summed fp32 cross-entropy over the batch's answer tokens, and how many there are.
+
+    A packed batch (see `batching.collate_packed`) carries `position_ids` and no `attention_mask`; the model
+    then keeps each packed example's attention to itself.
+    """
     body, head = _decoder_and_head(model)
-    hidden = body(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).last_hidden_state  # (B, T, C)
+    hidden = body(
+        input_ids=batch["input_ids"],
+        attention_mask=batch.get("attention_mask"),
+        position_ids=batch.get("position_ids"),
+        use_cache=False,  # training: no KV cache to fill (and a cache would hide packed sequences from the mask)
+    ).last_hidden_state  # (B, T, C)
     # The hidden state at t predicts token t + 1, so drop the last position and the first label.
     targets = batch["labels"][:, 1:]  # (B, T-1)
     predicts_answer = targets != IGNORE_INDEX
     answer_hidden = hidden[:, :-1][predicts_answer]  # (N, C)
-    logits = head(answer_hidden).float()  # (N, V)
-    loss_sum = F.cross_entropy(logits, targets[predicts_answer], reduction="sum")
+    loss_sum = linear_cross_entropy_sum(answer_hidden, head.weight, targets[predicts_answer], head.bias)
     return loss_sum, int(predicts_answer.sum())
 
 
@@ -38,6 +53,80 @@ def full_vocab_loss(model: nn.Module, batch: dict[str, Tensor]) -> Tensor:
     logits = logits[:, :-1].float().reshape(-1, logits.shape[-1])  # (B*(T-1), V)
     targets = batch["labels"][:, 1:].reshape(-1)  # (B*(T-1),)
     return F.cross_entropy(logits, targets, ignore_index=IGNORE_INDEX)
+
+
+def linear_cross_entropy_sum(
+    hidden: Tensor, weight: Tensor, targets: Tensor, bias: Tensor | None = None, chunk: int = LOSS_CHUNK
+) -> Tensor:
+    """sum(cross_entropy(hidden @ weight.T + bias, targets)) in fp32, never holding more than `chunk` rows of logits.
+
+    Equal to `F.cross_entropy(F.linear(hidden, weight, bias).float(), targets, reduction="sum")` in value and
+    gradients. Under autocast the matmuls run in the autocast dtype, as `F.linear` would.
+    """
+    if bias is not None:  # rare (tied heads have none); the plain path keeps the code for it short
+        return F.cross_entropy(F.linear(hidden, weight, bias).float(), targets, reduction="sum")
+    if torch.is_grad_enabled() and (hidden.requires_grad or weight.requires_grad):
+        return ChunkedLinearCrossEntropy.apply(hidden, weight, targets, chunk)
+    return sum(
+        (_chunk_loss_and_grad(hidden[s : s + chunk], weight, targets[s : s + chunk], want_grad=False)[0]
+         for s in range(0, len(targets), chunk)),
+        start=hidden.new_zeros((), dtype=torch.float32),
+    )
+
+
+class ChunkedLinearCrossEntropy(torch.autograd.Function):
+    """Output layer + summed cross-entropy whose backward is computed chunk by chunk during the forward.
+
+    d loss / d logits = softmax(logits) - onehot(target), so each chunk's gradients with respect to the hidden
+    states (and the output weight, when it trains) are known as soon as its logits are; keeping those instead of
+    the logits costs (N x C) + (V x C) memory instead of (N x V), with no recomputation.
+    """
+
+    @staticmethod
+    def forward(ctx, hidden: Tensor, weight: Tensor, targets: Tensor, chunk: int) -> Tensor:
+        want_weight_grad = ctx.needs_input_grad[1]
+        grad_hidden = torch.empty_like(hidden)
+        grad_weight = torch.zeros_like(weight, dtype=torch.float32) if want_weight_grad else None
+        total = hidden.new_zeros((), dtype=torch.float32)
+        for start in range(0, len(targets), chunk):
+            rows = slice(start, start + chunk)
+            loss, d_logits = _chunk_loss_and_grad(hidden[rows], weight, targets[rows], want_grad=True)
+            total += loss
+            d_logits = d_logits.to(_matmul_dtype(hidden, weight))
+            grad_hidden[rows] = d_logits @ weight.to(d_logits.dtype)
+            if grad_weight is not None:
+                grad_weight += (d_logits.T @ hidden[rows].to(d_logits.dtype)).float()
+        ctx.save_for_backward(grad_hidden, grad_weight)
+        ctx.weight_dtype = weight.dtype
+        return total
+
+    @staticmethod
+    def backward(ctx, grad_output: Tensor):
+        grad_hidden, grad_weight = ctx.saved_tensors
+        d_hidden = grad_hidden * grad_output.to(grad_hidden.dtype)
+        d_weight = None if grad_weight is None else (grad_weight * grad_output).to(ctx.weight_dtype)
+        return d_hidden, d_weight, None, None
+
+
+def _chunk_loss_and_grad(hidden: Tensor, weight: Tensor, targets: Tensor, want_grad: bool) -> tuple[Tensor, Tensor | None]:
+    """Summed fp32 cross-entropy of one chunk, and d loss / d logits (fp32) when asked."""
+    dtype = _matmul_dtype(hidden, weight)
+    logits = (hidden.to(dtype) @ weight.to(dtype).T).float()  # (n, V)
+    log_norm = torch.logsumexp(logits, dim=-1)  # (n,)
+    loss = (log_norm - logits.gather(1, targets[:, None]).squeeze(1)).sum()
+    if not want_grad:
+        return loss, None
+    probs = logits.sub_(log_norm[:, None]).exp_()  # softmax, in place of the logits
+    probs[torch.arange(len(targets), device=targets.device), targets] -= 1.0
+    return loss, probs
+
+
+def _matmul_dtype(hidden: Tensor, weight: Tensor) -> torch.dtype:
+    """The dtype F.linear would compute in: autocast's when it is on, else the inputs' (promoted)."""
+    device = hidden.device.type
+    if torch.is_autocast_enabled(device):
+        return torch.get_autocast_dtype(device)
+    return torch.promote_types(hidden.dtype, weight.dtype)
 
 
 def _decoder_and_head(model: nn.Module) -> tuple[nn.Module, nn.Module]:
