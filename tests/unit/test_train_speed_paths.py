@@ -150,7 +150,15 @@ def test_lean_lora_forward_matches_peft_under_autocast():
 
 def test_gradient_checkpointing_trains_like_plain_backward(tmp_path):
     plain, plain_weights = _train_once(tmp_path / "plain")
-    checkpointed, checkpointed_weights = _train_once(tmp_path / "ckpt", gradient_checkpointing=True)
+    seen = []  # whether each decoder layer call ran checkpointed
+    hook = torch.nn.modules.module.register_module_forward_pre_hook(
+        lambda module, args: seen.append(module.gradient_checkpointing) if hasattr(module, "self_attn") else None
+    )
+    try:
+        checkpointed, checkpointed_weights = _train_once(tmp_path / "ckpt", gradient_checkpointing=True)
+    finally:
+        hook.remove()
+    assert seen and all(seen)
     assert checkpointed.steps == plain.steps
     for name, weight in plain_weights.items():
         torch.testing.assert_close(checkpointed_weights[name], weight, atol=2e-5, rtol=1e-4)

@@ -237,11 +237,15 @@ def _checkpointing(model: nn.Module, enabled: bool) -> Iterator[None]:
             raise TrainingError(f"{type(base).__name__} does not support gradient checkpointing")
         yield
         return
-    base.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+    if hasattr(base, "activation_checkpointing_enable"):  # transformers >= 5.24 name; the old one warns
+        base.activation_checkpointing_enable(activation_checkpointing_kwargs={"use_reentrant": False})
+    else:
+        base.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
     try:
         yield
     finally:
-        base.gradient_checkpointing_disable()
+        disable = getattr(base, "activation_checkpointing_disable", None) or base.gradient_checkpointing_disable
+        disable()
 
 
 def _set_attention(model: nn.Module, name: str) -> None:
