@@ -94,13 +94,8 @@ def environment() -> dict:
 
 def run(config: Config, log=print) -> LadderResult:
     """Run the whole ladder: check data, split, run every rung on the same test set, write the report."""
-    from tunewise.data import prepare_data
-
-    seed_everything(config.seed)
-    # Data problems surface here, before any model weights load.
-    prepared = prepare_data(config.data, config.task, token_counter(config.model.name))
+    prepared, test = _prepare(config)
     task, split = prepared.task, prepared.split
-    test = split.test[: config.eval.max_test_examples] if config.eval.max_test_examples else split.test
 
     run_dir = new_run_dir(config)
     run_dir.mkdir(parents=True)
@@ -143,6 +138,17 @@ def run(config: Config, log=print) -> LadderResult:
     return LadderResult(run_dir, report)
 
 
+def _prepare(config: Config):
+    """Seed, then check and split the data (problems surface here, before any weights load); and the test set
+    every rung is scored on."""
+    from tunewise.data import prepare_data
+
+    seed_everything(config.seed)
+    prepared = prepare_data(config.data, config.task, token_counter(config.model.name))
+    test = prepared.split.test
+    return prepared, test[: config.eval.max_test_examples] if config.eval.max_test_examples else test
+
+
 def estimate(config: Config, log=print) -> list[dict]:
     """Dry run: check the data, then time a short probe of each rung and extrapolate; writes no run folder.
 
@@ -150,12 +156,8 @@ def estimate(config: Config, log=print) -> list[dict]:
     """
     import tempfile
 
-    from tunewise.data import prepare_data
-
-    seed_everything(config.seed)
-    prepared = prepare_data(config.data, config.task, token_counter(config.model.name))
+    prepared, test = _prepare(config)
     split = prepared.split
-    test = split.test[: config.eval.max_test_examples] if config.eval.max_test_examples else split.test
     log(f"[tunewise] dry run: {len(split.train)} train / {len(split.val)} val / {len(test)} test examples")
     rows = []
     with tempfile.TemporaryDirectory(prefix="tunewise-dry-run-") as scratch:

@@ -3,8 +3,9 @@
 Answer-only loss, length-grouped (or packed) batches, gradient accumulation, AdamW, warmup + decay, validation
 with early stopping, and the best trainable weights kept on disk and restored at the end.
 
-Speed on CPU (each measured by `make bench`): bf16 autocast over a base loaded in bf16, eager attention while training, the output layer only at answer positions and in
-chunks, micro-batches capped in tokens, fused AdamW, no gradient checkpointing.
+Speed on CPU (each measured by `make bench`): bf16 autocast over a base loaded in bf16, the attention kernel
+chosen by row width, the output layer only at answer positions and in chunks, micro-batches capped in tokens,
+fused AdamW, no gradient checkpointing unless asked.
 """
 from __future__ import annotations
 
@@ -80,7 +81,6 @@ def _train(
     model: nn.Module, train_data: list[Encoded], val_data: list[Encoded], cfg: TrainConfig, out_dir: Path,
     pad_id: int, started: float,
 ) -> TrainResult:
-
     # ------------------------------------------------------------------ setup
     accelerator = _setup_accelerator()
     set_seed(cfg.seed)  # python, numpy and torch: data order and dropout repeat exactly
@@ -228,15 +228,20 @@ def attention_for(batch: dict[str, Tensor], choice: str) -> str:
     return "eager" if batch["input_ids"].shape[1] <= EAGER_MAX_WIDTH else "sdpa"
 
 
+def _base_model(model: nn.Module) -> nn.Module:
+    """The transformers model under a PEFT wrapper (or the model itself)."""
+    return model.get_base_model() if hasattr(model, "get_base_model") else model
+
+
 @contextmanager
 def _checkpointing(model: nn.Module, enabled: bool) -> Iterator[None]:
     """Gradient checkpointing for the run when asked (non-reentrant: frozen inputs need no grad hooks)."""
-    base = model.get_base_model() if hasattr(model, "get_base_model") else model
-    if not enabled or not getattr(base, "supports_gradient_checkpointing", False):
-        if enabled:
-            raise TrainingError(f"{type(base).__name__} does not support gradient checkpointing")
+    if not enabled:
         yield
         return
+    base = _base_model(model)
+    if not getattr(base, "supports_gradient_checkpointing", False):
+        raise TrainingError(f"{type(base).__name__} does not support gradient checkpointing")
     if hasattr(base, "activation_checkpointing_enable"):  # transformers >= 5.24 name; the old one warns
         base.activation_checkpointing_enable(activation_checkpointing_kwargs={"use_reentrant": False})
     else:
@@ -249,7 +254,7 @@ def _checkpointing(model: nn.Module, enabled: bool) -> Iterator[None]:
 
 
 def _set_attention(model: nn.Module, name: str) -> None:
-    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    base = _base_model(model)
     if getattr(base.config, "_attn_implementation", name) != name and hasattr(base, "set_attn_implementation"):
         base.set_attn_implementation(name)
 
@@ -257,8 +262,7 @@ def _set_attention(model: nn.Module, name: str) -> None:
 @contextmanager
 def _training_attention(model: nn.Module) -> Iterator[None]:
     """Restore the model's own attention kernel after training switched it (prediction keeps its own)."""
-    base = model.get_base_model() if hasattr(model, "get_base_model") else model
-    before = getattr(base.config, "_attn_implementation", None)
+    before = getattr(_base_model(model).config, "_attn_implementation", None)
     try:
         yield
     finally:

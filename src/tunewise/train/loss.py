@@ -67,6 +67,8 @@ def linear_cross_entropy_sum(
         return F.cross_entropy(F.linear(hidden, weight, bias).float(), targets, reduction="sum")
     if torch.is_grad_enabled() and (hidden.requires_grad or weight.requires_grad):
         return ChunkedLinearCrossEntropy.apply(hidden, weight, targets, chunk)
+    dtype = _matmul_dtype(hidden, weight)
+    hidden, weight = hidden.to(dtype), weight.to(dtype)  # cast once, not once per chunk
     return sum(
         (_chunk_loss_and_grad(hidden[s : s + chunk], weight, targets[s : s + chunk], want_grad=False)[0]
          for s in range(0, len(targets), chunk)),
@@ -84,20 +86,21 @@ class ChunkedLinearCrossEntropy(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, hidden: Tensor, weight: Tensor, targets: Tensor, chunk: int) -> Tensor:
-        want_weight_grad = ctx.needs_input_grad[1]
+        dtype = _matmul_dtype(hidden, weight)
         grad_hidden = torch.empty_like(hidden)
-        grad_weight = torch.zeros_like(weight, dtype=torch.float32) if want_weight_grad else None
+        grad_weight = torch.zeros_like(weight, dtype=torch.float32) if ctx.needs_input_grad[1] else None
+        ctx.weight_dtype = weight.dtype
+        hidden, weight = hidden.to(dtype), weight.to(dtype)  # cast once, not once per chunk
         total = hidden.new_zeros((), dtype=torch.float32)
         for start in range(0, len(targets), chunk):
             rows = slice(start, start + chunk)
             loss, d_logits = _chunk_loss_and_grad(hidden[rows], weight, targets[rows], want_grad=True)
             total += loss
-            d_logits = d_logits.to(_matmul_dtype(hidden, weight))
-            grad_hidden[rows] = d_logits @ weight.to(d_logits.dtype)
+            d_logits = d_logits.to(dtype)
+            grad_hidden[rows] = d_logits @ weight
             if grad_weight is not None:
-                grad_weight += (d_logits.T @ hidden[rows].to(d_logits.dtype)).float()
+                grad_weight += (d_logits.T @ hidden[rows]).float()
         ctx.save_for_backward(grad_hidden, grad_weight)
-        ctx.weight_dtype = weight.dtype
         return total
 
     @staticmethod
@@ -109,9 +112,8 @@ class ChunkedLinearCrossEntropy(torch.autograd.Function):
 
 
 def _chunk_loss_and_grad(hidden: Tensor, weight: Tensor, targets: Tensor, want_grad: bool) -> tuple[Tensor, Tensor | None]:
-    """Summed fp32 cross-entropy of one chunk, and d loss / d logits (fp32) when asked."""
-    dtype = _matmul_dtype(hidden, weight)
-    logits = (hidden.to(dtype) @ weight.to(dtype).T).float()  # (n, V)
+    """Summed fp32 cross-entropy of one chunk, and d loss / d logits (fp32) when asked; inputs in one dtype."""
+    logits = (hidden @ weight.T).float()  # (n, V)
     log_norm = torch.logsumexp(logits, dim=-1)  # (n,)
     loss = (log_norm - logits.gather(1, targets[:, None]).squeeze(1)).sum()
     if not want_grad:
