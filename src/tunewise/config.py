@@ -101,7 +101,7 @@ class TrainConfig(_Section):
     batch_size: int = Field(8, ge=1, description="examples per micro-batch")
     grad_accum: int = Field(1, ge=1, description="micro-batches per optimizer step")
     max_batch_tokens: int | None = Field(
-        2048, ge=1,
+        1024, ge=1,
         description="split a micro-batch whose padded size (rows x longest) exceeds this into pieces; the gradient "
         "is the same, peak memory lower (long examples); empty: never split",
     )
@@ -114,6 +114,11 @@ class TrainConfig(_Section):
         False,
         description="recompute each layer's activations during backward: peak memory about halved (LoRA on "
         "SmolLM2-135M, bundled example: 1.3 vs 2.4 GiB) for about a quarter fewer tokens/s",
+    )
+    lean_layers: bool = Field(
+        True,
+        description="train llama-family models (Llama, Mistral, Qwen2/3, SmolLM) with RMSNorm and SwiGLU "
+        "functions that keep fewer activations for backward; same math, less memory, slightly faster",
     )
     attention: Literal["auto", "eager", "sdpa"] = Field(
         "auto",

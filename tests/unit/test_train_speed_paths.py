@@ -14,6 +14,7 @@ from tunewise.train.batching import (
     split_by_tokens,
     token_counts,
 )
+from tunewise.train.fused import lean_layers
 from tunewise.train.loop import train
 from tunewise.train.loss import answer_loss_sum, linear_cross_entropy_sum
 
@@ -162,3 +163,42 @@ def test_gradient_checkpointing_trains_like_plain_backward(tmp_path):
     assert checkpointed.steps == plain.steps
     for name, weight in plain_weights.items():
         torch.testing.assert_close(checkpointed_weights[name], weight, atol=2e-5, rtol=1e-4)
+
+
+def _loss_and_grads(model, batch, lean: bool):
+    model.zero_grad()
+    with lean_layers(model, enabled=lean) as swapped:
+        total, _ = answer_loss_sum(model, batch)
+        total.backward()
+    return swapped, total.detach(), {n: p.grad.clone() for n, p in model.named_parameters() if p.requires_grad}
+
+
+def test_lean_layers_give_the_same_loss_and_gradients_and_are_restored():
+    model, batch = _tiny_llama(), collate(_examples(SHAPES), pad_id=0)
+    model.train()
+    _, plain_loss, plain_grads = _loss_and_grads(model, batch, lean=False)
+    swapped, lean_loss, lean_grads = _loss_and_grads(model, batch, lean=True)
+    assert swapped == 2 * 3 + 1  # per layer two norms and the MLP, plus the final norm
+    torch.testing.assert_close(lean_loss, plain_loss, atol=1e-5, rtol=1e-5)
+    for name, grad in plain_grads.items():  # norm weights, projections, embeddings: every gradient
+        torch.testing.assert_close(lean_grads[name], grad, atol=1e-5, rtol=1e-4, msg=name)
+    assert all("forward" not in m.__dict__ for m in model.modules())  # the modules' own forwards are back
+
+
+def test_lean_layers_match_under_bf16_autocast():
+    model, batch = _tiny_llama(), collate(_examples(SHAPES), pad_id=0)
+    model = lora.apply(model.to(torch.bfloat16), LoraConfig(r=4, alpha=8, dropout=0.0))
+    with torch.no_grad():  # B starts at zero, which would leave A without gradient
+        for name, param in model.named_parameters():
+            if "lora_B" in name:
+                param.normal_(std=0.1)
+    results = []
+    for lean in (False, True):
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            results.append(_loss_and_grads(model, batch, lean))
+    (_, plain_loss, plain_grads), (_, lean_loss, lean_grads) = results
+    torch.testing.assert_close(lean_loss, plain_loss, rtol=2e-2, atol=0.0)
+    assert len(plain_grads) == 2 * 7 * 2  # LoRA A and B on the seven projections of both layers
+    for name, grad in plain_grads.items():
+        cosine = F.cosine_similarity(lean_grads[name].float().flatten(), grad.float().flatten(), dim=0)
+        assert cosine > 0.99, name

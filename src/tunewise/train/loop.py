@@ -5,7 +5,8 @@ with early stopping, and the best trainable weights kept on disk and restored at
 
 Speed on CPU (each measured by `make bench`): bf16 autocast over a base loaded in bf16, the attention kernel
 chosen by row width, the output layer only at answer positions and in chunks, micro-batches capped in tokens,
-fused AdamW, no gradient checkpointing unless asked.
+lean RMSNorm/SwiGLU that keep fewer activations (train/fused.py), fused AdamW, no gradient checkpointing unless
+asked.
 """
 from __future__ import annotations
 
@@ -38,6 +39,7 @@ from tunewise.train.batching import (
     token_counts,
 )
 from tunewise.train.checkpoint import load_trainable, save_trainable
+from tunewise.train.fused import lean_layers
 from tunewise.train.loss import answer_loss_sum
 from tunewise.train.schedule import lr_lambda
 
@@ -73,7 +75,8 @@ def train(
     those values anyway, and fp32 weights would be cast again on every call. Trainable weights stay fp32.
     """
     started = time.perf_counter()
-    with _training_attention(model), _checkpointing(model, cfg.gradient_checkpointing):
+    with _training_attention(model), _checkpointing(model, cfg.gradient_checkpointing), \
+            lean_layers(model, cfg.lean_layers):
         return _train(model, train_data, val_data, cfg, Path(out_dir), pad_id, started)
 
 

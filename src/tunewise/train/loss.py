@@ -17,7 +17,7 @@ from torch import Tensor, nn
 from tunewise.errors import TrainingError
 from tunewise.train.batching import IGNORE_INDEX
 
-LOSS_CHUNK = 1024  # answer positions per output-layer chunk: 1,024 x 49,152 fp32 logits = 200 MB at most
+LOSS_CHUNK = 256  # answer positions per output-layer chunk: 256 x 49,152 fp32 logits = 50 MB at most
 
 
 def answer_loss_sum(model: nn.Module, batch: dict[str, Tensor]) -> tuple[Tensor, int]:
