@@ -3,7 +3,12 @@
 `check_data` reports; `prepare_data` returns the split, task and reports for a run or raises DataError.
 """
 from tunewise.data.formats import FORMATS, detect_format
-from tunewise.data.leakage import LeakageReport, find_leakage, normalised_text, prompt_text
+from tunewise.data.leakage import (
+    LeakageReport,
+    find_leakage,
+    normalised_text,
+    prompt_text,
+)
 from tunewise.data.load import LoadedFile, load_file
 from tunewise.data.prepare import PreparedData, check_data, check_file, prepare_data
 from tunewise.data.split import Split, own_split, split_examples

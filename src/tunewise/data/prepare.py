@@ -11,7 +11,13 @@ from typing import Any
 from tunewise.config import DataConfig, TaskConfig
 from tunewise.data.leakage import LeakageReport, find_leakage
 from tunewise.data.split import Split, own_split, split_examples
-from tunewise.data.validate import CountTokens, DataReport, problem_dict, source_files, validate_sources
+from tunewise.data.validate import (
+    CountTokens,
+    DataReport,
+    problem_dict,
+    source_files,
+    validate_sources,
+)
 from tunewise.errors import DataError, Problem
 from tunewise.records import Example
 from tunewise.task import Task, example_label, resolve_task, resolve_type

@@ -4,7 +4,13 @@ Every rung is scored by these same functions with the same settings.
 """
 from tunewise.evaluate.generate import generate
 from tunewise.evaluate.likelihood import score_continuations, score_labels
-from tunewise.evaluate.scorers import accuracy, compute_metrics, exact_match, macro_f1, token_f1
+from tunewise.evaluate.scorers import (
+    accuracy,
+    compute_metrics,
+    exact_match,
+    macro_f1,
+    token_f1,
+)
 from tunewise.evaluate.stats import bootstrap_ci, metrics_with_ci
 
 __all__ = [

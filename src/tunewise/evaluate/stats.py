@@ -4,11 +4,16 @@ All paths draw the same resample indices for a seed, so the vectorised ones give
 """
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
-from tunewise.evaluate.scorers import Metric, metric_functions, token_f1_one, normalize_answer
+from tunewise.evaluate.scorers import (
+    Metric,
+    metric_functions,
+    normalize_answer,
+    token_f1_one,
+)
 
 # Metrics that are a mean over items: resampled as means of per-item scores in one vectorised step.
 _ITEM_SCORES = {

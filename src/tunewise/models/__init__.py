@@ -19,7 +19,12 @@ from tunewise.models.load import (
     load_tokenizer,
     tunewise_home,
 )
-from tunewise.models.resolve import ModelSpec, list_models, resolve_encoder, resolve_model
+from tunewise.models.resolve import (
+    ModelSpec,
+    list_models,
+    resolve_encoder,
+    resolve_model,
+)
 
 __all__ = [
     "DEFAULT_SYSTEM", "IGNORE_INDEX", "ModelSpec", "answer_ids", "cached_model_dir", "encode_example",

@@ -16,7 +16,7 @@ with the tokenizer's bos token (if any) in front; the answer is " <answer>" + eo
 """
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 from transformers import PreTrainedTokenizerBase
 
