@@ -17,9 +17,16 @@ import torch
 
 from tunewise import __version__
 from tunewise.config import Config, DataConfig, TaskConfig, config_to_yaml
+from tunewise.data.text import load_domain_text
 from tunewise.errors import TunewiseError
 from tunewise.io import write_json, write_text
-from tunewise.ladder import build_plan, estimate_rung, run_rung, summarise
+from tunewise.ladder import (
+    build_plan,
+    estimate_rung,
+    planned_methods,
+    run_rung,
+    summarise,
+)
 from tunewise.models.chat_template import answer_ids, prompt_ids
 from tunewise.models.load import load_tokenizer
 from tunewise.prompting.templates import zero_shot_messages
@@ -110,10 +117,12 @@ def run(config: Config, log=print) -> LadderResult:
     for rung in build_plan(config, task):
         seed_everything(config.seed)
         results.append(run_rung(rung, split.train, split.val, test, task, config, run_dir / "rungs" / rung.name))
+        if results[-1].skipped:
+            continue
         m = results[-1].metrics[task.metric]
         log(f"[tunewise] {rung.name}: {task.metric} {m['value']:.3f} [{m['ci_low']:.3f}, {m['ci_high']:.3f}]")
 
-    rec = recommend(results, task.metric)
+    rec = recommend([r for r in results if not r.skipped], task.metric)
     report = {
         "schema_version": 1,
         "run_id": run_dir.name,
@@ -145,6 +154,8 @@ def _prepare(config: Config):
 
     seed_everything(config.seed)
     prepared = prepare_data(config.data, config.task, token_counter(config.model.name))
+    if "dapt_lora" in planned_methods(config) and config.dapt.text is not None:
+        load_domain_text(config.dapt.text)  # every problem in the domain text, before any training
     test = prepared.split.test
     return prepared, test[: config.eval.max_test_examples] if config.eval.max_test_examples else test
 
@@ -162,6 +173,9 @@ def estimate(config: Config, log=print) -> list[dict]:
     rows = []
     with tempfile.TemporaryDirectory(prefix="tunewise-dry-run-") as scratch:
         for rung in build_plan(config, prepared.task):
+            if getattr(rung, "skip_reason", None):
+                rows.append({"rung": rung.name, "fit_s": 0.0, "predict_s": 0.0, "skipped": rung.skip_reason})
+                continue
             seed_everything(config.seed)
             rows.append(estimate_rung(rung, split.train, split.val, test, Path(scratch) / rung.name))
     return rows

@@ -18,6 +18,8 @@ examples:
   tunewise run examples/support_tickets/tunewise.yaml --set train.epochs=1
   tunewise report runs/<id>
   tunewise config show tunewise.yaml --doc
+  tunewise run examples/support_tickets/thorough.yaml     # every fine-tuning method
+  tunewise methods
   tunewise models
 """
 
@@ -25,8 +27,10 @@ examples:
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="tunewise",
-        description="Should you fine-tune an LLM for this task, and how? Runs zero-shot, few-shot and LoRA "
-        "fine-tuning on the same held-out split and reports quality with confidence intervals next to cost.",
+        description="Should you fine-tune an LLM for this task, and how? Runs zero-shot, few-shot and every "
+        "fine-tuning method you name (LoRA and its variants, full, head-only, prompt/prefix tuning, IA3, adapters, "
+        "feature-based, classification heads, continued pretraining) on the same held-out split and reports "
+        "quality with confidence intervals next to cost.",
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -62,6 +66,7 @@ def _parser() -> argparse.ArgumentParser:
     report.add_argument("run_dir", type=Path, help="runs/<id>")
 
     sub.add_parser("models", help="list the bundled models and whether they resolve on this machine")
+    sub.add_parser("methods", help="list the fine-tuning methods a config can name under `methods:`")
     return p
 
 
@@ -90,12 +95,15 @@ def _cmd_run(args) -> int:
 def _print_estimates(rows: list[dict]) -> int:
     from tunewise.progress import clock
 
-    print(f"{'rung':16s} {'fit':>9s} {'predict':>9s} {'total':>9s}")
+    print(f"{'rung':18s} {'fit':>9s} {'predict':>9s} {'total':>9s}")
     for row in rows:
+        if row.get("skipped"):
+            print(f"{row['rung']:18s} skipped: {row['skipped']}")
+            continue
         total = row["fit_s"] + row["predict_s"]
-        print(f"{row['rung']:16s} {clock(row['fit_s']):>9s} {clock(row['predict_s']):>9s} {clock(total):>9s}")
+        print(f"{row['rung']:18s} {clock(row['fit_s']):>9s} {clock(row['predict_s']):>9s} {clock(total):>9s}")
     whole = sum(r["fit_s"] + r["predict_s"] for r in rows)
-    print(f"{'all rungs':16s} {'':9s} {'':9s} {clock(whole):>9s}  (estimates from timed probes on this machine)")
+    print(f"{'all rungs':18s} {'':9s} {'':9s} {clock(whole):>9s}  (estimates from timed probes on this machine)")
     return 0
 
 
@@ -149,6 +157,15 @@ def _cmd_models(args) -> int:
     return 0
 
 
+def _cmd_methods(args) -> int:
+    from tunewise.config import DEFAULT_METHODS, METHOD_SUMMARIES
+
+    for name, summary in METHOD_SUMMARIES.items():
+        print(f"{name:20s} {summary}")
+    print(f"\ndefault: methods: {DEFAULT_METHODS}; `plan: thorough` runs every method (configs/ has one YAML each)")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never reach for a model hub
     args = _parser().parse_args(argv)
@@ -156,6 +173,7 @@ def main(argv: list[str] | None = None) -> int:
         "run": _cmd_run,
         "report": _cmd_report,
         "models": _cmd_models,
+        "methods": _cmd_methods,
         "data": _cmd_data_check,
         "config": _cmd_config_show,
     }

@@ -40,7 +40,7 @@ class SplitConfig(_Section):
     seed: int = Field(0, description="seed of the split; the split's example ids are saved with the run")
 
     @model_validator(mode="after")
-    def _fractions_leave_training_data(self) -> "SplitConfig":
+    def _fractions_leave_training_data(self) -> SplitConfig:
         if self.val + self.test >= 0.9:
             raise ValueError(f"val + test = {self.val + self.test:g} leaves too little for training; keep it below 0.9")
         return self
@@ -65,7 +65,7 @@ class DataConfig(_Section):
     min_examples: int = Field(10, ge=1, description="fewer examples than this is an error")
 
     @model_validator(mode="after")
-    def _one_source(self) -> "DataConfig":
+    def _one_source(self) -> DataConfig:
         if self.path is None and self.train is None:
             raise ValueError("give either `path` (one file, split for you) or `train` + `test` (your own split)")
         if self.path is not None and any(p is not None for p in (self.train, self.val, self.test)):
@@ -87,7 +87,7 @@ class PromptConfig(_Section):
     demo_seed: int = Field(0, description="seed for drawing demonstrations from train")
 
     @model_validator(mode="after")
-    def _k_positive(self) -> "PromptConfig":
+    def _k_positive(self) -> PromptConfig:
         if any(k < 1 for k in self.few_shot_k):
             raise ValueError("few_shot_k values must be >= 1")
         return self
@@ -138,7 +138,7 @@ class TrainConfig(_Section):
 
 class LoraConfig(_Section):
     r: int = Field(16, ge=1, description="LoRA rank")
-    alpha: float = Field(32, gt=0, description="LoRA scaling numerator (scale = alpha / r)")
+    alpha: float = Field(32, gt=0, description="LoRA scaling numerator (scale = alpha / r; alpha / sqrt(r) for rslora)")
     dropout: float = Field(
         0.0, ge=0, lt=1,
         description="dropout on the LoRA input; 0 by default because on CPU drawing the masks costs as much as "
@@ -148,6 +148,81 @@ class LoraConfig(_Section):
         ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"],
         description="module names that get LoRA adapters",
     )
+    attention_modules: list[str] = Field(
+        ["q_proj", "k_proj", "v_proj", "o_proj"], description="the lora_attention method's target modules"
+    )
+    sweep_ranks: list[int] = Field(
+        [4, 64], description="the lora_ranks method trains one LoRA per rank here (lora itself covers `r`)"
+    )
+
+    @model_validator(mode="after")
+    def _ranks_positive(self) -> LoraConfig:
+        if any(r < 1 for r in self.sweep_ranks):
+            raise ValueError("sweep_ranks values must be >= 1")
+        return self
+
+
+class FullConfig(_Section):
+    lr: float = Field(2e-5, gt=0, description="learning rate for full fine-tuning (all weights move: keep it low)")
+
+
+class FreezeConfig(_Section):
+    trainable_layers: int = Field(
+        2, ge=0, description="last N transformer blocks trained with the output layer; 0 = the output layer only"
+    )
+    lr: float = Field(5e-5, gt=0, description="learning rate for the unfrozen layers")
+
+
+class PromptLearningConfig(_Section):
+    num_virtual_tokens: int = Field(20, ge=1, description="learned virtual tokens (prompt/prefix tuning, P-tuning)")
+    prompt_tuning_init: Literal["text", "random"] = Field(
+        "text", description="prompt tuning: start from the embeddings of the task instruction's tokens, or random"
+    )
+    encoder_hidden_size: int = Field(128, ge=1, description="P-tuning: hidden size of the prompt encoder MLP")
+    lr: float = Field(3e-2, gt=0, description="learning rate for the virtual tokens (they need far more than LoRA)")
+
+
+class IA3Config(_Section):
+    target_modules: list[str] = Field(
+        ["k_proj", "v_proj", "down_proj"], description="modules whose activations IA3 rescales"
+    )
+    feedforward_modules: list[str] = Field(
+        ["down_proj"], description="the subset of target_modules that are feed-forward (scaled on their input)"
+    )
+    lr: float = Field(3e-3, gt=0, description="learning rate for the IA3 scaling vectors")
+
+
+class BottleneckConfig(_Section):
+    size: int = Field(64, ge=1, description="bottleneck width of each adapter (down-projection size)")
+    nonlinearity: Literal["relu", "gelu", "silu"] = Field("relu", description="activation between the projections")
+    placement: list[Literal["attention", "mlp"]] = Field(
+        ["attention", "mlp"], description="after which sublayers of every block an adapter is inserted (Houlsby: both)"
+    )
+    lr: float = Field(1e-3, gt=0, description="learning rate for the adapters")
+
+
+class QLoraConfig(_Section):
+    bits: Literal[4, 8] = Field(4, description="4 = NF4 QLoRA, 8 = LLM.int8 base with LoRA (bitsandbytes, CUDA only)")
+
+
+class FeaturesConfig(_Section):
+    C: float = Field(1.0, gt=0, description="inverse L2 regularisation strength of the logistic regression")
+    max_iter: int = Field(2000, ge=10, description="iterations of the logistic-regression solver")
+    max_length: int = Field(256, ge=8, description="tokens of each example embedded (longer inputs are cut)")
+
+
+class ClassifierConfig(_Section):
+    decoder_lr: float = Field(2e-4, gt=0, description="learning rate for the decoder classifier (LoRA + head)")
+    encoder_lr: float = Field(5e-5, gt=0, description="learning rate for the encoder classifier (all weights)")
+
+
+class DaptConfig(_Section):
+    text: Path | None = Field(
+        None, description="domain text: a JSONL file with a `text` field per line, or a folder of .txt/.md files"
+    )
+    block_size: int = Field(256, ge=16, description="tokens per training block cut from the domain text")
+    epochs: float = Field(1.0, gt=0, description="passes over the domain text before the supervised LoRA")
+    lr: float = Field(1e-4, gt=0, description="learning rate of the continued pretraining (LoRA on the same modules)")
 
 
 class EvalConfig(_Section):
@@ -159,7 +234,36 @@ class EvalConfig(_Section):
     seed: int = Field(0, description="seed of the bootstrap")
 
 
-RungName = Literal["zero_shot", "few_shot", "lora"]
+RungName = Literal["zero_shot", "few_shot"]
+# Fine-tuning methods, in the order a plan runs them (roughly cheapest first). ladder.METHODS says what each is.
+MethodName = Literal[
+    "features", "encoder_features", "freeze", "prompt_tuning", "prefix_tuning", "p_tuning", "ia3", "lora",
+    "lora_attention", "rslora", "dora", "lora_ranks", "bottleneck", "classifier", "encoder_classifier", "dapt_lora",
+    "full", "qlora",
+]
+ALL_METHODS: list[str] = list(MethodName.__args__)
+# The demo's plan: LoRA next to the prompting rungs (about 10 minutes on 2 cores); `plan: thorough` runs them all.
+DEFAULT_METHODS = ["lora"]
+METHOD_SUMMARIES = {
+    "features": "frozen decoder, mean-pooled hidden states -> logistic regression (classification)",
+    "encoder_features": "frozen MiniLM embeddings -> logistic regression (classification)",
+    "freeze": "train the output layer (+ the last freeze.trainable_layers blocks), freeze the rest",
+    "prompt_tuning": "learned virtual input tokens (PEFT), model frozen",
+    "prefix_tuning": "learned keys/values in every attention layer (PEFT), model frozen",
+    "p_tuning": "virtual tokens from a small prompt-encoder MLP (PEFT), model frozen",
+    "ia3": "learned scaling of keys, values and MLP activations (PEFT)",
+    "lora": "LoRA on lora.target_modules (all seven projections by default)",
+    "lora_attention": "LoRA on the attention projections only (lora.attention_modules)",
+    "rslora": "LoRA scaled by alpha/sqrt(r) (rank-stabilised)",
+    "dora": "weight-decomposed LoRA (magnitude + direction)",
+    "lora_ranks": "one LoRA per rank in lora.sweep_ranks (a rank sweep)",
+    "bottleneck": "Houlsby bottleneck adapters after attention and MLP (tunewise's own module)",
+    "classifier": "last-token classification head on the decoder, trained with LoRA (classification)",
+    "encoder_classifier": "MiniLM with a classification head, every weight trained (classification)",
+    "dapt_lora": "continued pretraining on dapt.text, then LoRA on the task",
+    "full": "full fine-tuning of every weight (stores a whole model)",
+    "qlora": "LoRA on a 4-bit (or 8-bit) base through bitsandbytes; CUDA only, skipped on CPU",
+}
 
 
 class Config(_Section):
@@ -169,11 +273,32 @@ class Config(_Section):
     data: DataConfig = Field(description="where the examples are and how they are split")
     model: ModelConfig = Field(default_factory=ModelConfig, description="which models are used")
     rungs: list[RungName] = Field(
-        ["zero_shot", "few_shot", "lora"], description="the ladder: which approaches are compared"
+        ["zero_shot", "few_shot"], description="the prompting rungs of the ladder (fine-tuning: `methods`)"
+    )
+    methods: list[MethodName] = Field(
+        DEFAULT_METHODS, description="the fine-tuning methods of the ladder, each one rung (`tunewise methods` lists them)"
+    )
+    plan: Literal["default", "thorough"] = Field(
+        "default", description="thorough: every fine-tuning method (those that cannot run here show as skipped)"
     )
     prompt: PromptConfig = Field(default_factory=PromptConfig, description="prompting rungs")
     train: TrainConfig = Field(default_factory=TrainConfig, description="training loop (every fine-tuning rung)")
-    lora: LoraConfig = Field(default_factory=LoraConfig, description="LoRA rung")
+    lora: LoraConfig = Field(default_factory=LoraConfig, description="LoRA rungs (lora, lora_attention, rslora, dora, lora_ranks)")
+    full: FullConfig = Field(default_factory=FullConfig, description="full fine-tuning rung")
+    freeze: FreezeConfig = Field(default_factory=FreezeConfig, description="head-only / last-layers rung")
+    prompt_learning: PromptLearningConfig = Field(
+        default_factory=PromptLearningConfig, description="prompt tuning, prefix tuning and P-tuning rungs"
+    )
+    ia3: IA3Config = Field(default_factory=IA3Config, description="IA3 rung")
+    bottleneck: BottleneckConfig = Field(default_factory=BottleneckConfig, description="bottleneck adapter rung")
+    qlora: QLoraConfig = Field(default_factory=QLoraConfig, description="QLoRA rung (CUDA only)")
+    features: FeaturesConfig = Field(
+        default_factory=FeaturesConfig, description="feature-based rungs (frozen embeddings + logistic regression)"
+    )
+    classifier: ClassifierConfig = Field(
+        default_factory=ClassifierConfig, description="classification-head rungs (decoder + LoRA, encoder)"
+    )
+    dapt: DaptConfig = Field(default_factory=DaptConfig, description="continued pretraining before LoRA (dapt_lora)")
     eval: EvalConfig = Field(default_factory=EvalConfig, description="scoring and confidence intervals")
     output_dir: Path = Field(Path("runs"), description="runs are written to <output_dir>/<run id>/")
     seed: int = Field(0, description="global seed, recorded with the run")
@@ -216,6 +341,9 @@ def _resolve_paths(raw: dict, base: Path) -> dict:
             value = data.get(key)
             if isinstance(value, str) and not Path(value).is_absolute():
                 data[key] = str(base / value)
+    dapt = raw.get("dapt")
+    if isinstance(dapt, dict) and isinstance(dapt.get("text"), str) and not Path(dapt["text"]).is_absolute():
+        dapt["text"] = str(base / dapt["text"])
     return raw
 
 

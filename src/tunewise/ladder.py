@@ -7,22 +7,25 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import math
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
 
 import torch
 
-from tunewise.config import Config
+from tunewise.config import ALL_METHODS, Config
 from tunewise.cost import bytes_on_disk, count_parameters, measure
+from tunewise.data.text import load_domain_text
 from tunewise.evaluate.generate import generate
 from tunewise.evaluate.likelihood import score_labels
 from tunewise.evaluate.stats import metrics_with_ci
 from tunewise.io import write_json, write_jsonl
-from tunewise.methods import lora
+from tunewise.methods import bottleneck, freeze, full, ia3, lora, prompt_learning, qlora
+from tunewise.methods.dapt import continued_pretraining
+from tunewise.methods.features import FeatureRung
+from tunewise.methods.head import ClassifierRung
 from tunewise.models.chat_template import encode_example, prompt_ids, truncate_prompt
 from tunewise.models.load import load_causal_lm
 from tunewise.progress import progress_printer
@@ -32,36 +35,19 @@ from tunewise.prompting.templates import (
     zero_shot_messages,
 )
 from tunewise.records import Example, Prediction
+from tunewise.rung import (
+    PROBE_STEPS,
+    FitInfo,
+    Rung,
+    eval_dtype,
+    extrapolate_fit,
+    training_summary,
+)
 from tunewise.task import Task
 from tunewise.train.batching import Encoded
-from tunewise.train.loop import planned_steps
 from tunewise.train.loop import train as train_loop
 
-PROBE_STEPS = 4  # optimizer steps a dry run times per fine-tuning rung
 PROBE_PREDICTIONS = 16  # test examples a dry run predicts per rung
-
-
-@dataclass
-class FitInfo:
-    """What fitting a rung produced, besides its side effects on the model."""
-
-    artifact_dir: Path | None = None  # what the rung needs on disk beyond the base model
-    training: dict | None = None  # steps, tokens/s, curve... for trained rungs
-
-
-class Rung(Protocol):
-    """One approach on the ladder."""
-
-    name: str
-    kind: str  # "prompting" | "fine-tuning"
-
-    def fit(self, train: list[Example], val: list[Example], workdir: Path) -> FitInfo: ...
-
-    def predict(self, test: list[Example]) -> list[Prediction]: ...
-
-    def parameters(self) -> tuple[int, int]: ...  # (trainable, total) of the model that predicts
-
-    def estimate_fit(self, train: list[Example], val: list[Example], workdir: Path) -> float: ...  # seconds
 
 
 @dataclass
@@ -71,18 +57,14 @@ class RungResult:
     name: str
     kind: str
     description: str
-    metrics: dict[str, dict[str, float]]  # metric -> {value, ci_low, ci_high}
+    metrics: dict[str, dict[str, float]]  # metric -> {value, ci_low, ci_high}; empty when skipped
     cost: dict[str, float | int]
     training: dict | None = None
     notes: list[str] = field(default_factory=list)
+    skipped: str | None = None  # why the rung could not run here (then it has no metrics and no cost)
 
 
 # ---------------------------------------------------------------- shared scoring
-
-
-def eval_dtype(config: Config) -> torch.dtype:
-    """Every rung predicts with weights in this dtype (bf16 weights skip autocast's per-call weight casts)."""
-    return torch.bfloat16 if config.train.precision == "bf16" else torch.float32
 
 
 class BaseModelCache:
@@ -188,60 +170,127 @@ class PromptRung:
         return 0, count_parameters(self.base.get()[0])[1]
 
 
-class LoraRung:
-    """LoRA supervised fine-tuning in tunewise's loop, scored on the zero-shot conversation."""
+@dataclass
+class Method:
+    """How one fine-tuning method adapts the loaded base model and stores what it learned.
+
+    The rung that runs it (TunedRung) does the rest the same way for every method: load, train in the one loop,
+    save, predict on the zero-shot conversation, measure.
+    """
+
+    name: str
+    description: str
+    apply: Callable  # (model, tokenizer) -> model with only the method's parameters trainable
+    save: Callable  # (model, tokenizer, directory) -> None; writes the artifact (safetensors)
+    lr: float | None = None  # None: train.lr
+    full_precision_base: bool = False  # load the base in fp32 even for bf16 training (its weights train)
+    skip_reason: str | None = None  # set when the method cannot run here
+
+
+def _peft_save(model, tokenizer, directory: Path) -> None:
+    model.save_pretrained(str(directory))
+
+
+def lora_method(config: Config, name: str = "lora", variant: str = "lora", **changes) -> Method:
+    """LoRA and its variants; `changes` override LoraConfig fields (target modules, rank)."""
+    lc = config.lora.model_copy(update=changes)
+    what = {"lora": "LoRA", "rslora": "rsLoRA", "dora": "DoRA"}[variant]
+    return Method(
+        name, f"{what} r={lc.r} alpha={lc.alpha:g} on {','.join(lc.target_modules)}",
+        lambda model, tokenizer: lora.apply(model, lc, variant), _peft_save,
+    )
+
+
+def methods_for(name: str, config: Config, task: Task) -> list[Method]:
+    """The Method(s) a `methods:` entry stands for (lora_ranks is one per rank)."""
+    lc = config.lora
+    if name in ("lora", "rslora", "dora"):
+        return [lora_method(config, name, name)]
+    if name == "lora_attention":
+        return [lora_method(config, name, target_modules=lc.attention_modules)]
+    if name == "lora_ranks":
+        return [lora_method(config, f"lora_r{r}", r=r, alpha=lc.alpha * r / lc.r) for r in lc.sweep_ranks]
+    if name == "full":
+        return [Method("full", "full fine-tuning of every weight", lambda m, t: full.apply(m),
+                       full.save, lr=config.full.lr, full_precision_base=True)]
+    if name == "freeze":
+        n = config.freeze.trainable_layers
+        what = f"output layer + last {n} block(s)" if n else "output layer only"
+        return [Method("freeze", f"{what} trained, the rest frozen", lambda m, t: freeze.apply(m, config.freeze),
+                       lambda m, t, d: freeze.save(m, d), lr=config.freeze.lr)]
+    if name in prompt_learning.KINDS:
+        pc = config.prompt_learning
+        return [Method(
+            name, f"{name.replace('_', ' ')} through PEFT, {pc.num_virtual_tokens} virtual tokens",
+            lambda m, t: prompt_learning.apply(m, pc, name, t(task.instruction, add_special_tokens=False)["input_ids"]),
+            _peft_save, lr=pc.lr,
+        )]
+    if name == "ia3":
+        return [Method("ia3", f"IA3 scaling vectors on {','.join(config.ia3.target_modules)}",
+                       lambda m, t: ia3.apply(m, config.ia3), _peft_save, lr=config.ia3.lr)]
+    if name == "bottleneck":
+        bc = config.bottleneck
+        return [Method("bottleneck", f"bottleneck adapters (width {bc.size}, {bc.nonlinearity}) after "
+                       f"{' and '.join(bc.placement)}", lambda m, t: bottleneck.apply(m, bc),
+                       lambda m, t, d: bottleneck.save(m, d), lr=bc.lr)]
+    if name == "qlora":
+        return [Method("qlora", f"LoRA r={lc.r} on a {config.qlora.bits}-bit base (bitsandbytes)",
+                       lambda m, t: qlora.apply(m, lc), _peft_save, skip_reason=qlora.skip_reason())]
+    raise ValueError(f"{name} is not a causal-LM fine-tuning method")
+
+
+class TunedRung:
+    """One fine-tuning method trained in tunewise's loop, scored on the zero-shot conversation.
+
+    Supervised examples are the zero-shot conversation plus the answer; only the answer tokens carry loss.
+    """
 
     kind = "fine-tuning"
 
-    def __init__(self, task: Task, config: Config):
-        self.name = "lora"
-        lc = config.lora
-        self.description = f"LoRA r={lc.r} alpha={lc.alpha:g} on {','.join(lc.target_modules)}"
-        self.task, self.config = task, config
+    def __init__(self, task: Task, config: Config, method: Method):
+        self.task, self.config, self.method = task, config, method
+        self.name, self.description = method.name, method.description
+        self.skip_reason = method.skip_reason
         self.model = self.tokenizer = None
+        self.base_params: int | None = None  # parameters of the base before the method changed it
 
     def _encode(self, examples: list[Example]) -> list[Encoded]:
         return sft_examples(self.tokenizer, examples, self.task.instruction, self.config.data.max_length)
 
+    def _train_config(self):
+        cfg = self.config.train
+        return cfg if self.method.lr is None else cfg.model_copy(update={"lr": self.method.lr})
+
     def fit(self, train, val, workdir) -> FitInfo:
         self.model, self.tokenizer = self._load()
         result = train_loop(
-            self.model,
-            self._encode(train),
-            self._encode(val),
-            self.config.train,
-            workdir,
+            self.model, self._encode(train), self._encode(val), self._train_config(), workdir,
             pad_id=self.tokenizer.pad_token_id,
         )
-        adapter_dir = workdir / "adapter"
-        self.model.save_pretrained(str(adapter_dir))
-        training = {k: v for k, v in dataclasses.asdict(result).items() if k != "log"}
-        training["curve"] = result.log
-        return FitInfo(artifact_dir=adapter_dir, training=training)
+        return FitInfo(artifact_dir=self._save(workdir), training=training_summary(result))
+
+    def _save(self, workdir: Path) -> Path:
+        directory = workdir / ("model" if self.method.full_precision_base else "adapter")
+        self.model.to(eval_dtype(self.config))  # stored as it predicts (a full model in bf16 is half the bytes)
+        self.method.save(self.model, self.tokenizer, directory)
+        return directory
 
     def estimate_fit(self, train, val, workdir) -> float:
-        """Seconds the whole fit would take, from PROBE_STEPS optimizer steps timed on the real training data.
-
-        Validation passes are costed at twice the training tokens/s (forward only, no backward).
-        """
-        cfg = self.config.train
+        """Seconds the whole fit would take, from PROBE_STEPS optimizer steps timed on the real training data."""
+        cfg = self._train_config()
         probe = cfg.model_copy(update={"max_steps": PROBE_STEPS, "patience": None, "log_every": 10**6})
         self.model, self.tokenizer = self._load()
         encoded_train = self._encode(train)
         result = train_loop(self.model, encoded_train, [], probe, workdir, pad_id=self.tokenizer.pad_token_id)
-        steps = planned_steps(len(train), cfg)
-        mean_length = sum(len(e.input_ids) for e in encoded_train) / len(encoded_train)
-        train_tokens = steps * cfg.batch_size * cfg.grad_accum * mean_length
-        val_tokens = sum(len(e.input_ids) for e in self._encode(val[: cfg.max_val_examples]))
-        n_evals = math.ceil(steps / cfg.eval_every) if val else 0
-        return (train_tokens + n_evals * val_tokens / 2) / result.tokens_per_s
+        return extrapolate_fit(result, encoded_train, self._encode(val[: cfg.max_val_examples]), cfg)
 
     def _load(self):
-        # bf16 training keeps the frozen base in bf16 (what autocast computes with; half the memory of fp32);
-        # PEFT creates the adapter weights in fp32 either way.
-        dtype = torch.bfloat16 if self.config.train.precision == "bf16" else torch.float32
-        model, tokenizer = load_causal_lm(self.config.model.name, dtype=dtype)
-        return lora.apply(model, self.config.lora), tokenizer
+        # bf16 training keeps a frozen base in bf16 (what autocast computes with; half the memory of fp32);
+        # the methods create their trainable weights in fp32 either way.
+        bf16 = self.config.train.precision == "bf16" and not self.method.full_precision_base
+        model, tokenizer = load_causal_lm(self.config.model.name, dtype=torch.bfloat16 if bf16 else torch.float32)
+        self.base_params = count_parameters(model)[1]
+        return self.method.apply(model, tokenizer), tokenizer
 
     def predict(self, test):
         self.model.to(eval_dtype(self.config))  # the same weight dtype as the prompting rungs predict with
@@ -253,9 +302,44 @@ class LoraRung:
     def parameters(self):
         return count_parameters(self.model)
 
+    def release(self) -> None:
+        """Drop the trained model once the rung is scored (the next rung loads its own)."""
+        self.model = None
+
+
+class DaptLoraRung(TunedRung):
+    """Continued pretraining on raw domain text (LoRA), then supervised LoRA on the same adapter.
+
+    Reported next to plain `lora`: the difference is what reading the domain text first buys.
+    """
+
+    def __init__(self, task: Task, config: Config):
+        super().__init__(task, config, lora_method(config, "dapt_lora"))
+        self.description = f"continued pretraining on {config.dapt.text}, then {self.description}"
+        if config.dapt.text is None:
+            self.skip_reason = "dapt_lora needs domain text: set dapt.text to a JSONL file or a folder of .txt/.md"
+
+    def fit(self, train, val, workdir) -> FitInfo:
+        texts = load_domain_text(self.config.dapt.text)  # problems surface before the model loads
+        self.model, self.tokenizer = self._load()
+        pad_id = self.tokenizer.pad_token_id
+        domain = continued_pretraining(self.model, self.tokenizer, texts, self.config.dapt, self.config.train,
+                                       workdir / "dapt", pad_id)
+        self.model.train()
+        result = train_loop(self.model, self._encode(train), self._encode(val), self._train_config(), workdir, pad_id)
+        training = training_summary(result)
+        training["dapt"] = training_summary(domain)
+        training["wall_s"] = result.wall_s + domain.wall_s
+        return FitInfo(artifact_dir=self._save(workdir), training=training)
+
+
+def planned_methods(config: Config) -> list[str]:
+    """The methods a run trains: `methods`, or every method with `plan: thorough`."""
+    return list(ALL_METHODS) if config.plan == "thorough" else list(config.methods)
+
 
 def build_plan(config: Config, task: Task) -> list[Rung]:
-    """The rungs to run, in order of increasing cost."""
+    """The rungs to run: prompting first, then each fine-tuning method in the order given."""
     base = BaseModelCache(config.model.name, eval_dtype(config))
     plan: list[Rung] = []
     for name in config.rungs:
@@ -263,16 +347,36 @@ def build_plan(config: Config, task: Task) -> list[Rung]:
             plan.append(PromptRung(base, task, config))
         elif name == "few_shot":
             plan.extend(PromptRung(base, task, config, k) for k in config.prompt.few_shot_k)
-        elif name == "lora":
-            plan.append(LoraRung(task, config))
+    for name in planned_methods(config):
+        plan.extend(method_rungs(name, config, task))
     return plan
+
+
+def method_rungs(name: str, config: Config, task: Task) -> list[Rung]:
+    """The rung(s) of one fine-tuning method."""
+    if name in ("features", "encoder_features"):
+        return [FeatureRung(task, config, "decoder" if name == "features" else "encoder")]
+    if name in ("classifier", "encoder_classifier"):
+        return [ClassifierRung(task, config, "decoder" if name == "classifier" else "encoder")]
+    if name == "dapt_lora":
+        return [DaptLoraRung(task, config)]
+    return [TunedRung(task, config, method) for method in methods_for(name, config, task)]
 
 
 # ---------------------------------------------------------------- running
 
 
+def skipped_result(rung: Rung, reason: str) -> RungResult:
+    """A rung that cannot run on this machine or task: shown in the report with its reason."""
+    print(f"[tunewise] rung {rung.name}: skipped ({reason})", file=sys.stderr, flush=True)
+    return RungResult(rung.name, rung.kind, getattr(rung, "description", ""), {}, {}, skipped=reason)
+
+
 def run_rung(rung: Rung, train, val, test, task: Task, config: Config, rung_dir: Path) -> RungResult:
     """Fit, predict, score and cost one rung; write its metrics and predictions."""
+    reason = getattr(rung, "skip_reason", None)
+    if reason:
+        return skipped_result(rung, reason)
     rung_dir.mkdir(parents=True, exist_ok=True)
     print(f"[tunewise] rung {rung.name}: fit", file=sys.stderr, flush=True)
     with measure() as fit_cost:
@@ -301,6 +405,13 @@ def run_rung(rung: Rung, train, val, test, task: Task, config: Config, rung_dir:
     }
     if info.training:
         cost["train_tokens_per_s"] = round(info.training.get("tokens_per_s", 0.0), 1)
+    # Parameters of the model the rung started from; a rung that does not say has added all its trainables.
+    base_params = getattr(rung, "base_params", None) or (total_params - trainable_params) or total_params
+    if cost["disk_bytes"] and rung.kind == "fine-tuning":
+        # What a whole fine-tuned copy of the base takes (in the dtype rungs predict with) over what this rung
+        # stores: the reason adapters exist. Full fine-tuning is about 1.
+        full_bytes = base_params * torch.finfo(eval_dtype(config)).bits // 8
+        cost["storage_ratio"] = round(full_bytes / cost["disk_bytes"], 1)
     result = RungResult(rung.name, rung.kind, getattr(rung, "description", ""), metrics, cost, info.training)
     write_json(rung_dir / "metrics.json", {"metrics": metrics, "cost": cost})
     write_jsonl(
@@ -310,6 +421,8 @@ def run_rung(rung: Rung, train, val, test, task: Task, config: Config, rung_dir:
     )
     if info.training:
         write_json(rung_dir / "training.json", info.training)
+    if hasattr(rung, "release"):
+        rung.release()
     return result
 
 

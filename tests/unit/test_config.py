@@ -65,7 +65,21 @@ def test_every_field_has_a_description():
     assert all(doc for _, _, doc in rows), [name for name, _, doc in rows if not doc]
 
 
-@pytest.mark.parametrize("path", sorted(REPO.glob("configs/*.yaml")) + sorted(REPO.glob("examples/*/tunewise.yaml")))
+@pytest.mark.parametrize("path", sorted(REPO.glob("configs/*.yaml")) + sorted(REPO.glob("examples/*/*.yaml")))
 def test_every_shipped_yaml_loads(path):
     config = load_config(path)
     assert config.data.path is None or config.data.path.exists() or config.data.train is not None
+
+
+@pytest.mark.parametrize("path", sorted(REPO.glob("configs/*.yaml")) + sorted(REPO.glob("examples/*/*.yaml")))
+def test_every_shipped_yaml_builds_its_plan_without_loading_a_model(path):
+    from tunewise.ladder import build_plan, planned_methods
+    from tunewise.task import Task
+
+    config = load_config(path)
+    task = Task("classification", ["a", "b"], "accuracy", "Pick a or b.")
+    names = [rung.name for rung in build_plan(config, task)]
+    for method in planned_methods(config):
+        assert any(name == method or name.startswith("lora_r") for name in names), (method, names)
+    if config.dapt.text is not None:
+        assert config.dapt.text.exists()

@@ -17,6 +17,7 @@ import torch
 import torch.nn.functional as F
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
+from tunewise.methods.prompt_learning import is_prompt_learning, logits_at
 from tunewise.models.chat_template import answer_ids
 
 
@@ -131,16 +132,6 @@ def padded(seqs: Sequence[Sequence[int]], side: str, device: torch.device) -> tu
     return ids.to(device), mask.to(device)
 
 
-def is_prompt_learning(model: PreTrainedModel) -> bool:
-    """Whether a PEFT prompt-learning adapter is active: such models cannot use the shared-prefix or packed paths.
-
-    Prompt/prefix tuning and P-tuning inject virtual tokens inside PeftModel.forward, which a prefix run alone or
-    the decoder + output layer called directly would skip.
-    """
-    config = getattr(model, "active_peft_config", None)
-    return bool(config is not None and config.is_prompt_learning)
-
-
 def _next_token_log_probs(model: PreTrainedModel, hidden: torch.Tensor) -> torch.Tensor:
     """(K, V) next-token log-probabilities from K hidden states (K, H), in fp32."""
     return F.log_softmax(model.get_output_embeddings()(hidden).float(), dim=-1)
@@ -253,13 +244,16 @@ def cache_arg(decoder: torch.nn.Module) -> str:
 def _score_batch_full(
     model: PreTrainedModel, prompts: list[list[int]], continuations: list[list[int]], device: torch.device
 ) -> torch.Tensor:
-    """(B, L) scores by one full forward of every prompt + continuation pair (for prompt-learning adapters)."""
-    pairs = [p + c for p in prompts for c in continuations]
-    ids, mask = padded(pairs, "right", device)  # (B*L, T)
-    logits = model(input_ids=ids, attention_mask=mask).logits[:, -ids.shape[1] :].float()  # drop virtual tokens
-    log_probs = F.log_softmax(logits[:, :-1], dim=-1).gather(-1, ids[:, 1:, None]).squeeze(-1)  # (B*L, T-1)
+    """(B, L) scores by one full forward of every prompt + continuation pair (for prompt-learning adapters),
+    with the output layer applied only where a continuation token is predicted."""
+    pairs = [(p, c) for p in prompts for c in continuations]
+    ids, mask = padded([p + c for p, c in pairs], "right", device)  # (B*L, T)
     # Position t predicts token t+1: continuation tokens sit at [len(prompt), len(prompt) + len(cont)).
-    keep = torch.zeros_like(log_probs)
-    for row, (p, c) in enumerate((p, c) for p in prompts for c in continuations):
-        keep[row, len(p) - 1 : len(p) + len(c) - 1] = 1
-    return (log_probs * keep).sum(-1).view(len(prompts), len(continuations))
+    keep = torch.zeros_like(ids, dtype=torch.bool)
+    for row, (p, c) in enumerate(pairs):
+        keep[row, len(p) - 1 : len(p) + len(c) - 1] = True
+    logits = logits_at(model, ids, mask, keep).float()  # (N, V), row by row
+    rows, positions = keep.nonzero(as_tuple=True)
+    token_log_probs = F.log_softmax(logits, dim=-1).gather(-1, ids[rows, positions + 1][:, None]).squeeze(-1)
+    totals = torch.zeros(len(pairs), device=device).index_add_(0, rows, token_log_probs)
+    return totals.view(len(prompts), len(continuations))

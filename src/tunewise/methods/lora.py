@@ -19,9 +19,17 @@ from torch import Tensor, nn
 from tunewise.config import LoraConfig
 from tunewise.errors import ModelError
 
+VARIANTS = {"lora", "rslora", "dora"}
 
-def apply(model: nn.Module, cfg: LoraConfig) -> PeftModel:
-    """Wrap `model` with LoRA adapters on cfg.target_modules; only the adapters are trainable."""
+
+def apply(model: nn.Module, cfg: LoraConfig, variant: str = "lora") -> PeftModel:
+    """Wrap `model` with LoRA adapters on cfg.target_modules; only the adapters are trainable.
+
+    variant "rslora" scales the update by alpha / sqrt(r) instead of alpha / r (stable at high ranks); "dora"
+    splits each adapted weight into magnitude and direction and trains both (PEFT's DoRA; slower steps).
+    """
+    if variant not in VARIANTS:
+        raise ModelError(f"unknown LoRA variant {variant!r}; expected one of {sorted(VARIANTS)}")
     present = {name.rsplit(".", 1)[-1] for name, _ in model.named_modules()}
     missing = [m for m in cfg.target_modules if m not in present]
     if missing:
@@ -34,6 +42,8 @@ def apply(model: nn.Module, cfg: LoraConfig) -> PeftModel:
         lora_alpha=cfg.alpha,
         lora_dropout=cfg.dropout,
         target_modules=list(cfg.target_modules),  # an explicit list, so the saved adapter says what it adapts
+        use_rslora=variant == "rslora",
+        use_dora=variant == "dora",
         task_type="CAUSAL_LM",
     )
     with warnings.catch_warnings():

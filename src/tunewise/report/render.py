@@ -4,7 +4,7 @@ Both read only the report dictionary, so `tunewise report runs/<id>` shows exact
 """
 from __future__ import annotations
 
-COLUMNS = ["rung", "metric (95% CI)", "train s", "predict s", "peak RSS", "trainable", "disk", "tok/s"]
+COLUMNS = ["rung", "metric (95% CI)", "train s", "predict s", "peak RSS", "trainable", "disk", "full/disk", "tok/s"]
 
 
 def _size(n: float) -> str:
@@ -28,6 +28,9 @@ def rung_rows(report: dict) -> list[list[str]]:
     metric = report["primary_metric"]
     rows = []
     for rung in report["rungs"]:
+        if rung.get("skipped"):
+            rows.append([rung["name"], f"skipped: {rung['skipped']}", *["-"] * (len(COLUMNS) - 2)])
+            continue
         m, c = rung["metrics"][metric], rung["cost"]
         rows.append([
             rung["name"] + (" *" if rung["name"] == report["recommendation"]["rung"] else ""),
@@ -37,6 +40,7 @@ def rung_rows(report: dict) -> list[list[str]]:
             _size(c["peak_rss_bytes"]),
             _count(c["trainable_params"]),
             _size(c["disk_bytes"]),
+            f"{c['storage_ratio']:g}x" if "storage_ratio" in c else "-",
             f"{c['train_tokens_per_s']:.0f}" if "train_tokens_per_s" in c else "-",
         ])
     return rows
@@ -70,7 +74,8 @@ def markdown(report: dict) -> str:
         "",
         f"Task: {task['type']}; primary metric: {report['primary_metric']}; "
         f"{data.get('scored_test_examples', '?')} test examples, "
-        "the same for every rung. `*` marks the recommendation.",
+        "the same for every rung. `*` marks the recommendation. full/disk: bytes of a whole fine-tuned copy of "
+        "the base over the bytes this rung stores.",
         "",
         "| " + " | ".join(header) + " |",
         "|" + "---|" * len(header),
@@ -79,9 +84,10 @@ def markdown(report: dict) -> str:
         "## All metrics",
         "",
     ]
-    metric_names = list(report["rungs"][0]["metrics"]) if report["rungs"] else []
+    scored = [r for r in report["rungs"] if not r.get("skipped")]
+    metric_names = list(scored[0]["metrics"]) if scored else []
     out += ["| rung | " + " | ".join(metric_names) + " |", "|---|" + "---|" * len(metric_names)]
-    for rung in report["rungs"]:
+    for rung in scored:
         cells = [f"{rung['metrics'][n]['value']:.3f} [{rung['metrics'][n]['ci_low']:.3f}, "
                  f"{rung['metrics'][n]['ci_high']:.3f}]" for n in metric_names]
         out.append(f"| {rung['name']} | " + " | ".join(cells) + " |")
@@ -89,7 +95,7 @@ def markdown(report: dict) -> str:
     out += [f"- `{r['name']}` ({r['kind']}): {r['description']}" for r in report["rungs"]]
     for rung in report["rungs"]:
         t = rung.get("training")
-        if t:
+        if t and "curve" in t:  # trained in the loop (feature-based rungs fit a solver instead)
             out += [
                 "",
                 f"## Training: {rung['name']}",

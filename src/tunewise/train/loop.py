@@ -14,7 +14,7 @@ import json
 import math
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import partial
@@ -43,6 +43,8 @@ from tunewise.train.fused import lean_layers
 from tunewise.train.loss import answer_loss_sum
 from tunewise.train.schedule import lr_lambda
 
+LossFn = Callable[[nn.Module, dict[str, Tensor]], tuple[Tensor, int]]
+
 
 @dataclass
 class TrainResult:
@@ -68,8 +70,13 @@ def train(
     cfg: TrainConfig,
     out_dir: Path,
     pad_id: int,
+    loss_fn: LossFn = answer_loss_sum,
 ) -> TrainResult:
     """Train the model's trainable parameters in place; the model ends in eval mode with the best weights.
+
+    `loss_fn(model, batch) -> (summed loss, count)` defaults to the answer-only causal LM loss; a rung with another
+    objective (a classification head, say) passes its own and keeps everything else: batching, schedule, clipping,
+    validation, early stopping, checkpoints. A batch is `collate`'s dict; `count` is what the sum is averaged over.
 
     For speed with precision bf16, load the frozen base in bf16 (as the ladder does): autocast computes with
     those values anyway, and fp32 weights would be cast again on every call. Trainable weights stay fp32.
@@ -77,12 +84,12 @@ def train(
     started = time.perf_counter()
     with _training_attention(model), _checkpointing(model, cfg.gradient_checkpointing), \
             lean_layers(model, cfg.lean_layers):
-        return _train(model, train_data, val_data, cfg, Path(out_dir), pad_id, started)
+        return _train(model, train_data, val_data, cfg, Path(out_dir), pad_id, started, loss_fn)
 
 
 def _train(
     model: nn.Module, train_data: list[Encoded], val_data: list[Encoded], cfg: TrainConfig, out_dir: Path,
-    pad_id: int, started: float,
+    pad_id: int, started: float, loss_fn: LossFn,
 ) -> TrainResult:
     # ------------------------------------------------------------------ setup
     accelerator = _setup_accelerator()
@@ -129,7 +136,7 @@ def _train(
         for batch in group:
             _set_attention(model, attention_for(batch, cfg.attention))
             with autocast():
-                loss_sum, _ = answer_loss_sum(model, batch)
+                loss_sum, _ = loss_fn(model, batch)
             if not torch.isfinite(loss_sum):
                 raise TrainingError(
                     f"the training loss became {loss_sum.item()} at step {step + 1}; lower train.lr "
@@ -171,7 +178,7 @@ def _train(
             )
 
         if val_batches and (step % cfg.eval_every == 0 or step == total_steps):
-            val_loss = _validation_loss(model, val_batches, autocast, cfg.attention)
+            val_loss = _validation_loss(model, val_batches, autocast, cfg.attention, loss_fn)
             event = _event("eval", step, epoch, lr, real_tokens, train_s, started, val_loss=val_loss)
             _write_event(log, event, log_path, accelerator)
             accelerator.print(f"step {step}/{total_steps}  val_loss {val_loss:.4f}", file=sys.stderr)
@@ -342,14 +349,16 @@ def _clip_gradients(params: list[nn.Parameter], max_norm: float | None) -> float
 
 
 @torch.no_grad()
-def _validation_loss(model: nn.Module, batches: list[dict[str, Tensor]], autocast, attention: str) -> float:
+def _validation_loss(
+    model: nn.Module, batches: list[dict[str, Tensor]], autocast, attention: str, loss_fn: LossFn
+) -> float:
     """Mean loss over every answer token of the validation batches (eval mode: no dropout)."""
     model.eval()
     loss_sum, n_answers = 0.0, 0
     for batch in batches:
         _set_attention(model, attention_for(batch, attention))
         with autocast():
-            batch_sum, batch_answers = answer_loss_sum(model, batch)
+            batch_sum, batch_answers = loss_fn(model, batch)
         loss_sum += batch_sum.item()
         n_answers += batch_answers
     return loss_sum / max(n_answers, 1)

@@ -15,6 +15,7 @@ from peft import PeftModel
 from torch import Tensor, nn
 
 from tunewise.errors import TrainingError
+from tunewise.methods.prompt_learning import is_prompt_learning, logits_at
 from tunewise.train.batching import IGNORE_INDEX
 
 LOSS_CHUNK = 256  # answer positions per output-layer chunk: 256 x 49,152 fp32 logits = 50 MB at most
@@ -26,6 +27,8 @@ def answer_loss_sum(model: nn.Module, batch: dict[str, Tensor]) -> tuple[Tensor,
     A packed batch (see `batching.collate_packed`) carries `position_ids` and no `attention_mask`; the model
     then keeps each packed example's attention to itself.
     """
+    if is_prompt_learning(model):
+        return _whole_model_loss_sum(model, batch)
     body, head = _decoder_and_head(model)
     hidden = body(
         input_ids=batch["input_ids"],
@@ -39,6 +42,19 @@ def answer_loss_sum(model: nn.Module, batch: dict[str, Tensor]) -> tuple[Tensor,
     answer_hidden = hidden[:, :-1][predicts_answer]  # (N, C)
     loss_sum = linear_cross_entropy_sum(answer_hidden, head.weight, targets[predicts_answer], head.bias)
     return loss_sum, int(predicts_answer.sum())
+
+
+def _whole_model_loss_sum(model: nn.Module, batch: dict[str, Tensor]) -> tuple[Tensor, int]:
+    """The answer loss through the wrapped model's own forward, for PEFT prompt learning (virtual tokens are
+    injected there); the output layer still runs only at the positions that predict an answer token."""
+    if batch.get("position_ids") is not None:
+        raise TrainingError("train.packing does not combine with prompt tuning, prefix tuning or P-tuning; "
+                            "set train.packing: false")
+    targets = batch["labels"][:, 1:]
+    predicts_answer = targets != IGNORE_INDEX
+    keep = F.pad(predicts_answer, (0, 1), value=False)  # (B, T): position t predicts token t + 1
+    logits = logits_at(model, batch["input_ids"], batch["attention_mask"], keep)  # (N, V), row by row
+    return F.cross_entropy(logits.float(), targets[predicts_answer], reduction="sum"), int(predicts_answer.sum())
 
 
 def answer_loss(model: nn.Module, batch: dict[str, Tensor]) -> Tensor:

@@ -1,0 +1,429 @@
+"""Classification-head rungs: a linear head on a model's pooled hidden state predicts the label directly.
+
+No generation and no label scoring: one forward pass gives (B, num_labels) logits, trained with cross-entropy in
+tunewise's loop (batching, schedule, clipping, validation, early stopping all apply) through its `loss_fn` hook.
+
+Two sources, one rung class (`ClassifierRung`):
+
+- "classifier" (decoder): the generative model's body with LoRA (`methods.lora.apply`, config.lora) and our own
+  fp32 `nn.Linear(hidden, num_labels)` head on the hidden state of the last real token of the zero-shot chat
+  prompt (the "assistant\\n" generation prompt, which has seen the whole conversation). Our own head rather than
+  LlamaForSequenceClassification because: the model loads through `load_causal_lm` like every other rung (GGUF
+  conversion and cache, pad token); LoRA goes through the shared `lora.apply` (its lean bf16 forward included)
+  and is saved in PEFT's plain layout; the head stays fp32 over a bf16 base and is computed outside autocast;
+  and the pooled position comes from the attention mask, not from `pad_token_id` (for SmolLM2 pad == eos ==
+  <|im_end|>, which also occurs inside every prompt). The unused output layer stays loaded (tied to the
+  embeddings on SmolLM2, so it costs nothing) and is left out of `parameters()`.
+  Saved in `adapter/`: PEFT's adapter_config.json + adapter_model.safetensors, and beside them head.safetensors
+  (weight (L, C), bias (L,)) and head_config.json (labels in logit order, base model, pooling, prompt settings).
+- "encoder_classifier" (encoder): the encoder (config.model.encoder, MiniLM by default) as
+  AutoModelForSequenceClassification, all weights trained (BERT-style fine-tuning), on the last user message.
+  Pooling is the architecture's own: for BERT the [CLS] token through the pooler (dense + tanh), then dropout and
+  the linear classifier. Mean pooling (what all-MiniLM-L6-v2 was trained with) was the alternative; the standard
+  head wins because the saved `model/` directory (save_pretrained: safetensors, tokenizer, id2label) then opens
+  in any Hugging Face tool, `pipeline("text-classification")` included, and gives exactly our logits.
+
+Both encode an example as Encoded(input_ids, labels=[-100] * (n - 1) + [class index]) so `collate` works
+unchanged and the loop counts one "answer" per example; the loss reads the class at the last real token. Batches
+are always padded (train.packing is ignored: the head pools one example per row). Weights are saved as they
+predict (ladder.eval_dtype: bf16 when training in bf16), like the ladder's other fine-tuning rungs.
+The ladder imports this module inside `method_rungs`, so this module may import the ladder's helpers at the top.
+"""
+from __future__ import annotations
+
+import json
+import warnings
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Literal
+
+import torch
+import torch.nn.functional as F
+from peft import PeftModel
+from safetensors.torch import load_file, save_file
+from torch import Tensor, nn
+from transformers import (
+    AutoModelForSequenceClassification,
+    AutoTokenizer,
+    PreTrainedModel,
+    PreTrainedTokenizerBase,
+)
+
+from tunewise.config import Config, LoraConfig, TrainConfig
+from tunewise.cost import count_parameters
+from tunewise.errors import DataError, ModelError, Problem, TrainingError
+from tunewise.methods import lora
+from tunewise.models.chat_template import prompt_ids, truncate_prompt
+from tunewise.models.load import load_causal_lm
+from tunewise.models.resolve import resolve_encoder
+from tunewise.progress import progress_printer
+from tunewise.prompting.templates import zero_shot_messages
+from tunewise.records import Example, Prediction
+from tunewise.rung import (
+    PROBE_STEPS,
+    FitInfo,
+    eval_dtype,
+    extrapolate_fit,
+    training_summary,
+)
+from tunewise.task import Task, example_label
+from tunewise.train.batching import IGNORE_INDEX, Encoded, collate
+from tunewise.train.loop import train as train_loop
+
+Source = Literal["decoder", "encoder"]
+HEAD_WEIGHTS = "head.safetensors"
+HEAD_CONFIG = "head_config.json"
+
+
+# ---------------------------------------------------------------- models
+
+
+def last_token_index(attention_mask: Tensor) -> Tensor:
+    """(B,) position of each row's last real token: the rightmost 1 of its (B, T) attention mask."""
+    positions = torch.arange(attention_mask.shape[1], device=attention_mask.device)  # (T,)
+    return (attention_mask * positions).argmax(dim=1)
+
+
+class DecoderClassifier(nn.Module):
+    """A causal LM's body (with LoRA) and a linear head on the hidden state of the last real token."""
+
+    def __init__(self, lm: PeftModel, head: nn.Linear):
+        super().__init__()
+        self.lm, self.head = lm, head
+
+    @property
+    def body(self) -> nn.Module:
+        """Embeddings, layers and final norm (the LoRA layers live inside); the output layer is not used."""
+        base = self.lm.get_base_model()
+        body = base.get_decoder() if hasattr(base, "get_decoder") else None
+        if body is None or body is base:
+            raise ModelError(f"{type(base).__name__} has no separate decoder body; use a causal LM such as Llama")
+        return body
+
+    def get_base_model(self) -> PreTrainedModel:
+        """The transformers model, where the training loop switches attention kernels and checkpointing."""
+        return self.lm.get_base_model()
+
+    def forward(self, input_ids: Tensor, attention_mask: Tensor) -> Tensor:
+        """(B, L) fp32 logits; the head runs outside autocast, in its own weights' dtype."""
+        hidden = self.body(input_ids=input_ids, attention_mask=attention_mask, use_cache=False).last_hidden_state
+        rows = torch.arange(hidden.shape[0], device=hidden.device)
+        pooled = hidden[rows, last_token_index(attention_mask)]  # (B, T, C) -> (B, C)
+        with torch.autocast(pooled.device.type, enabled=False):
+            return self.head(pooled.to(self.head.weight.dtype)).float()
+
+
+class EncoderClassifier(nn.Module):
+    """An AutoModelForSequenceClassification encoder with the same call as DecoderClassifier."""
+
+    def __init__(self, model: PreTrainedModel):
+        super().__init__()
+        self.model = model
+
+    def get_base_model(self) -> PreTrainedModel:
+        """The transformers model, where the training loop switches attention kernels and checkpointing."""
+        return self.model
+
+    def forward(self, input_ids: Tensor, attention_mask: Tensor) -> Tensor:
+        """(B, L) fp32 logits from the architecture's own pooling and head ([CLS] + pooler for BERT)."""
+        return self.model(input_ids=input_ids, attention_mask=attention_mask).logits.float()
+
+
+def classification_loss_sum(model: nn.Module, batch: dict[str, Tensor]) -> tuple[Tensor, int]:
+    """Summed fp32 cross-entropy over the batch's examples and how many there are (the loop's `loss_fn`)."""
+    if "attention_mask" not in batch:
+        raise TrainingError("classification heads need padded batches with an attention mask, not packed ones")
+    logits = model(batch["input_ids"], batch["attention_mask"])  # (B, L)
+    last = last_token_index(batch["attention_mask"])  # (B,)
+    targets = batch["labels"].gather(1, last[:, None]).squeeze(1)  # (B,) the class sits at the last real token
+    return F.cross_entropy(logits, targets, reduction="sum"), len(targets)
+
+
+# ---------------------------------------------------------------- inputs
+
+
+def class_indices(labels: Sequence[str], examples: Sequence[Example]) -> list[int]:
+    """Each example's label as its position in the label set (the logit that should win); all unknowns at once."""
+    labels = list(labels)
+    problems = [
+        Problem(e.file or e.id, e.line or None, "label", "unknown_label",
+                f"label {example_label(e)!r} is not in the task's label set {labels}")
+        for e in examples if example_label(e) not in labels
+    ]
+    if problems:
+        raise DataError(problems)
+    return [labels.index(example_label(e)) for e in examples]
+
+
+def decoder_input_ids(
+    tokenizer: PreTrainedTokenizerBase, example: Example, instruction: str | None, max_length: int
+) -> list[int]:
+    """The zero-shot chat prompt (what the other rungs are scored on), cut from the left to max_length."""
+    return truncate_prompt(prompt_ids(tokenizer, zero_shot_messages(example, instruction)), max_length)
+
+
+def encoder_input_ids(tokenizer: PreTrainedTokenizerBase, example: Example, max_length: int) -> list[int]:
+    """The example's last user message with the encoder's special tokens ([CLS] ... [SEP]), cut to max_length."""
+    users = [m["content"] for m in example.messages if m["role"] == "user"]
+    text = users[-1] if users else ""
+    return tokenizer(text, truncation=True, max_length=max_length)["input_ids"]
+
+
+def with_class_labels(inputs: Sequence[list[int]], classes: Sequence[int]) -> list[Encoded]:
+    """Training sequences: the class index as the label of the last token, IGNORE_INDEX elsewhere."""
+    return [Encoded(ids, [IGNORE_INDEX] * (len(ids) - 1) + [c]) for ids, c in zip(inputs, classes)]
+
+
+# ---------------------------------------------------------------- setup, save, load
+
+
+def new_decoder_classifier(
+    name: str, num_labels: int, lora_cfg: LoraConfig, dtype: torch.dtype, seed: int
+) -> tuple[DecoderClassifier, PreTrainedTokenizerBase]:
+    """The causal LM in `dtype` with LoRA adapters and an fp32 head (normal, std = initializer_range).
+
+    Seeded, so a rerun starts from the same LoRA A matrices and head.
+    """
+    model, tokenizer = load_causal_lm(name, dtype=dtype)
+    hidden_size = model.config.hidden_size
+    std = getattr(model.config, "initializer_range", 0.02)
+    torch.manual_seed(seed)
+    lm = lora.apply(model, lora_cfg)
+    head = nn.Linear(hidden_size, num_labels, dtype=torch.float32)
+    with torch.no_grad():
+        head.weight.normal_(0.0, std)
+        head.bias.zero_()
+    return DecoderClassifier(lm, head), tokenizer
+
+
+def save_decoder_classifier(model: DecoderClassifier, directory: Path, settings: dict) -> None:
+    """PEFT's adapter files, head.safetensors and head_config.json (`settings` plus the pooling) in `directory`."""
+    directory = Path(directory)
+    model.lm.save_pretrained(str(directory))
+    head = {k: v.detach().cpu().contiguous() for k, v in model.head.state_dict().items()}  # weight (L, C), bias (L,)
+    save_file(head, str(directory / HEAD_WEIGHTS))
+    text = json.dumps({**settings, "pooling": "last_token"}, indent=2) + "\n"
+    (directory / HEAD_CONFIG).write_text(text, encoding="utf-8")
+
+
+def load_decoder_classifier(
+    directory: Path, dtype: torch.dtype = torch.float32, model_name: str | None = None
+) -> tuple[DecoderClassifier, PreTrainedTokenizerBase, dict]:
+    """(model in eval mode and `dtype`, tokenizer, head_config) from a directory saved by save_decoder_classifier.
+
+    The base model is head_config's `base_model` unless `model_name` says where it lives now.
+    """
+    directory = Path(directory)
+    settings = _read_head_config(directory)
+    base, tokenizer = load_causal_lm(model_name or settings["base_model"], dtype=dtype)
+    with warnings.catch_warnings():
+        # PEFT 0.21 asks transformers 5 for `is_gradient_checkpointing`, which warns on every call; harmless.
+        warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
+        lm = PeftModel.from_pretrained(base, str(directory))
+    weights = load_file(str(directory / HEAD_WEIGHTS))
+    head = nn.Linear(weights["weight"].shape[1], weights["weight"].shape[0])
+    head.load_state_dict(weights)
+    return DecoderClassifier(lm, head).to(dtype).eval(), tokenizer, settings
+
+
+def _read_head_config(directory: Path) -> dict:
+    path = directory / HEAD_CONFIG
+    if not path.is_file() or not (directory / HEAD_WEIGHTS).is_file():
+        raise ModelError(f"{directory}: no {HEAD_CONFIG} / {HEAD_WEIGHTS}; expected the adapter/ folder of a "
+                         "classifier rung")
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def new_encoder_classifier(
+    name: str, labels: Sequence[str], seed: int
+) -> tuple[EncoderClassifier, PreTrainedTokenizerBase]:
+    """The encoder as AutoModelForSequenceClassification (fp32, seeded new head), every weight trainable."""
+    directory = resolve_encoder(name)
+    torch.manual_seed(seed)  # the classifier's initial weights
+    try:
+        model = AutoModelForSequenceClassification.from_pretrained(
+            directory, num_labels=len(labels), id2label=dict(enumerate(labels)),
+            label2id={label: i for i, label in enumerate(labels)}, dtype=torch.float32, use_safetensors=True,
+        )
+        tokenizer = AutoTokenizer.from_pretrained(directory)
+    except (OSError, ValueError) as err:
+        raise ModelError(f"{directory}: could not load the encoder as a sequence classifier ({err})") from None
+    model.requires_grad_(True)
+    return EncoderClassifier(model), tokenizer
+
+
+def save_encoder_classifier(model: EncoderClassifier, tokenizer: PreTrainedTokenizerBase, directory: Path) -> None:
+    """save_pretrained of model (safetensors, config.json with id2label) and tokenizer into `directory`."""
+    model.model.save_pretrained(str(directory))
+    tokenizer.save_pretrained(str(directory))
+
+
+def load_encoder_classifier(
+    directory: Path, dtype: torch.dtype = torch.float32
+) -> tuple[EncoderClassifier, PreTrainedTokenizerBase, list[str]]:
+    """(model in eval mode and `dtype`, tokenizer, labels in logit order) from save_encoder_classifier's folder."""
+    try:
+        model = AutoModelForSequenceClassification.from_pretrained(str(directory), dtype=dtype, use_safetensors=True)
+        tokenizer = AutoTokenizer.from_pretrained(str(directory))
+    except (OSError, ValueError) as err:
+        raise ModelError(f"{directory}: could not load the encoder classifier ({err})") from None
+    labels = [model.config.id2label[i] for i in range(model.config.num_labels)]
+    return EncoderClassifier(model).eval(), tokenizer, labels
+
+
+# ---------------------------------------------------------------- predicting
+
+
+@torch.inference_mode()
+def class_log_probs(
+    model: nn.Module, inputs: Sequence[list[int]], num_labels: int, pad_id: int, batch_size: int,
+    progress: Callable[[int], None] | None = None,
+) -> Tensor:
+    """(N, L) fp32 log-softmax of the logits, rows in input order; batches of similar length."""
+    order = sorted(range(len(inputs)), key=lambda i: len(inputs[i]))
+    device = next(model.parameters()).device
+    out = torch.empty((len(inputs), num_labels))
+    for start in range(0, len(order), batch_size):
+        rows = order[start : start + batch_size]
+        batch = collate([Encoded(inputs[i], [IGNORE_INDEX] * len(inputs[i])) for i in rows], pad_id)
+        logits = model(batch["input_ids"].to(device), batch["attention_mask"].to(device))  # (b, L)
+        out[rows] = torch.log_softmax(logits.float(), dim=-1).cpu()
+        if progress:
+            progress(start + len(rows))
+    return out
+
+
+def predictions(ids: Sequence[str], labels: Sequence[str], log_probs: Tensor) -> list[Prediction]:
+    """One Prediction per row: the most likely label and every label's log-probability."""
+    best = log_probs.argmax(dim=1).tolist()
+    return [
+        Prediction(id=i, output=labels[b], scores=dict(zip(labels, map(float, row))))
+        for i, b, row in zip(ids, best, log_probs.tolist())
+    ]
+
+
+# ---------------------------------------------------------------- the rung
+
+
+class ClassifierRung:
+    """A classification head trained in tunewise's loop: on the decoder with LoRA, or on the encoder (all weights)."""
+
+    kind = "fine-tuning"
+
+    def __init__(self, task: Task, config: Config, source: Source):
+        if source not in ("decoder", "encoder"):
+            raise ValueError(f"source must be 'decoder' or 'encoder', not {source!r}")
+        self.task, self.config, self.source = task, config, source
+        self.name = "classifier" if source == "decoder" else "encoder_classifier"
+        lc = config.lora
+        self.description = (
+            f"classification head on the last prompt token + LoRA r={lc.r} alpha={lc.alpha:g}"
+            if source == "decoder"
+            else f"encoder {config.model.encoder} + classification head ([CLS]), all weights trained"
+        )
+        self.skip_reason = None if task.type == "classification" else (
+            f"{self.name} predicts one label of a fixed set; this is a {task.type} task"
+        )
+        self.model: DecoderClassifier | EncoderClassifier | None = None
+        self.tokenizer: PreTrainedTokenizerBase | None = None
+
+    # ------------------------------------------------------------ setup
+
+    def _train_config(self) -> TrainConfig:
+        """config.train with this rung's learning rate; never packed (the head pools each padded row)."""
+        lr = self.config.classifier.decoder_lr if self.source == "decoder" else self.config.classifier.encoder_lr
+        return self.config.train.model_copy(update={"lr": lr, "packing": False})
+
+    def _load(self) -> None:
+        seed = self.config.train.seed
+        if self.source == "decoder":
+            # bf16 training keeps the frozen base in bf16 (what autocast computes with), as the lora rung does.
+            dtype = torch.bfloat16 if self.config.train.precision == "bf16" else torch.float32
+            self.model, self.tokenizer = new_decoder_classifier(
+                self.config.model.name, len(self.task.labels), self.config.lora, dtype, seed
+            )
+        else:
+            # Every weight trains, so all stay fp32 (autocast computes in bf16 when precision is bf16).
+            self.model, self.tokenizer = new_encoder_classifier(self.config.model.encoder, self.task.labels, seed)
+
+    def _max_length(self) -> int:
+        limit = self.config.data.max_length
+        if self.source == "encoder":
+            limit = min(limit, self.model.model.config.max_position_embeddings)
+        return limit
+
+    def _inputs(self, examples: Sequence[Example]) -> list[list[int]]:
+        if self.source == "decoder":
+            return [decoder_input_ids(self.tokenizer, e, self.task.instruction, self._max_length()) for e in examples]
+        return [encoder_input_ids(self.tokenizer, e, self._max_length()) for e in examples]
+
+    def _encode(self, examples: Sequence[Example]) -> list[Encoded]:
+        return with_class_labels(self._inputs(examples), class_indices(self.task.labels, examples))
+
+    def _pad_id(self) -> int:
+        pad = self.tokenizer.pad_token_id
+        return 0 if pad is None else pad  # the attention mask hides padding whatever its id
+
+    # ------------------------------------------------------------ the Rung protocol
+
+    def fit(self, train: list[Example], val: list[Example], workdir: Path) -> FitInfo:
+        """Train the head (and LoRA, or the whole encoder), keep the best weights, save them under workdir."""
+        self._load()
+        result = train_loop(
+            self.model, self._encode(train), self._encode(val), self._train_config(), workdir, self._pad_id(),
+            loss_fn=classification_loss_sum,
+        )
+        return FitInfo(artifact_dir=self.save(workdir), training=training_summary(result))
+
+    def save(self, workdir: Path) -> Path:
+        """Write the trained weights: workdir/adapter/ (decoder) or workdir/model/ (encoder); returns the folder.
+
+        Stored as they predict (eval_dtype: bf16 when training in bf16), like the ladder's other fine-tuning rungs.
+        """
+        self.model.to(eval_dtype(self.config))
+        if self.source == "decoder":
+            directory = Path(workdir) / "adapter"
+            settings = {"labels": list(self.task.labels), "base_model": self.config.model.name,
+                        "instruction": self.task.instruction, "max_length": self._max_length()}
+            save_decoder_classifier(self.model, directory, settings)
+        else:
+            directory = Path(workdir) / "model"
+            save_encoder_classifier(self.model, self.tokenizer, directory)
+        return directory
+
+    def load(self, artifact_dir: Path) -> None:
+        """Restore the model `save` wrote (in the dtype predict uses), so predict reproduces the fitted rung."""
+        dtype = eval_dtype(self.config)
+        if self.source == "decoder":
+            self.model, self.tokenizer, settings = load_decoder_classifier(artifact_dir, dtype, self.config.model.name)
+            labels = settings["labels"]
+        else:
+            self.model, self.tokenizer, labels = load_encoder_classifier(artifact_dir, dtype)
+        if list(labels) != list(self.task.labels):
+            raise ModelError(f"{artifact_dir}: trained for labels {labels}, but the task's are {self.task.labels}")
+
+    def predict(self, test: list[Example]) -> list[Prediction]:
+        """The most likely label per test example (in test order) with every label's log-probability."""
+        self.model.to(eval_dtype(self.config)).eval()  # the weight dtype every rung predicts with
+        progress = progress_printer(f"rung {self.name}: predict", len(test))
+        log_probs = class_log_probs(
+            self.model, self._inputs(test), len(self.task.labels), self._pad_id(), self.config.eval.batch_size, progress
+        )  # (N, L)
+        return predictions([e.id for e in test], self.task.labels, log_probs)
+
+    def parameters(self) -> tuple[int, int]:
+        """(trainable, total) of what predicts: the decoder body + LoRA + head (no output layer), or the encoder."""
+        if isinstance(self.model, DecoderClassifier):
+            return count_parameters(nn.ModuleList([self.model.body, self.model.head]))
+        return count_parameters(self.model)
+
+    def estimate_fit(self, train: list[Example], val: list[Example], workdir: Path) -> float:
+        """Seconds the whole fit would take, from PROBE_STEPS optimizer steps timed on the real training data."""
+        cfg = self._train_config()
+        probe = cfg.model_copy(update={"max_steps": PROBE_STEPS, "patience": None, "log_every": 10**6})
+        self._load()
+        encoded_train = self._encode(train)
+        result = train_loop(
+            self.model, encoded_train, [], probe, workdir, self._pad_id(), loss_fn=classification_loss_sum
+        )
+        return extrapolate_fit(result, encoded_train, self._encode(val[: cfg.max_val_examples]), cfg)
