@@ -5,7 +5,13 @@ user's cache (~/.cache/tunewise, or $TUNEWISE_HOME) so it happens once per machi
 """
 from __future__ import annotations
 
+import importlib.util
 import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from types import ModuleType
 
 os.environ["HF_HUB_OFFLINE"] = "1"  # before transformers is imported anywhere
 
@@ -85,3 +91,26 @@ def tiny_llama(tiny_tokenizer) -> tuple[LlamaForCausalLM, PreTrainedTokenizerFas
     1 <|im_start|> (bos), 2 <|im_end|> (eos, pad, end of turn).
     """
     return build_tiny_llama(len(tiny_tokenizer)), tiny_tokenizer
+
+
+@pytest.fixture
+def tiny_model_dir(tiny_llama, tmp_path):
+    """The tiny llama and its tokenizer saved as a local Hugging Face directory (safetensors), as a user's model."""
+    model, tokenizer = tiny_llama
+    path = tmp_path / "tiny-model"
+    model.save_pretrained(path)
+    tokenizer.save_pretrained(path)
+    return path
+
+
+@contextmanager
+def example_script(path: Path) -> Iterator[ModuleType]:
+    """Import a bundled example's generator script (not a package) for the duration of a test module."""
+    spec = importlib.util.spec_from_file_location(f"example_{path.parent.name}_{path.stem}", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up while the file executes
+    try:
+        spec.loader.exec_module(module)
+        yield module
+    finally:
+        sys.modules.pop(spec.name, None)

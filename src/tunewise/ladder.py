@@ -201,6 +201,11 @@ def lora_method(config: Config, name: str = "lora", variant: str = "lora", **cha
     )
 
 
+def _instruction_ids(tokenizer, task: Task) -> list[int] | None:
+    """The task instruction's token ids (prompt tuning starts from them), or None without an instruction."""
+    return tokenizer(task.instruction, add_special_tokens=False)["input_ids"] if task.instruction else None
+
+
 def methods_for(name: str, config: Config, task: Task) -> list[Method]:
     """The Method(s) a `methods:` entry stands for (lora_ranks is one per rank)."""
     lc = config.lora
@@ -222,7 +227,7 @@ def methods_for(name: str, config: Config, task: Task) -> list[Method]:
         pc = config.prompt_learning
         return [Method(
             name, f"{name.replace('_', ' ')} through PEFT, {pc.num_virtual_tokens} virtual tokens",
-            lambda m, t: prompt_learning.apply(m, pc, name, t(task.instruction, add_special_tokens=False)["input_ids"]),
+            lambda m, t: prompt_learning.apply(m, pc, name, _instruction_ids(t, task)),
             _peft_save, lr=pc.lr,
         )]
     if name == "ia3":

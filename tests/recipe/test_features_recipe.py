@@ -67,15 +67,6 @@ def _accuracy(predictions, examples) -> float:
 
 
 @pytest.fixture
-def tiny_model_dir(tiny_llama, tmp_path):
-    model, tokenizer = tiny_llama
-    path = tmp_path / "tiny-model"
-    model.save_pretrained(path)  # safetensors
-    tokenizer.save_pretrained(path)
-    return path
-
-
-@pytest.fixture
 def fitted_decoder(tiny_model_dir, tmp_path):
     """(rung, FitInfo): the decoder rung fitted on TRAIN with the tiny llama in fp32."""
     rung = FeatureRung(_task(), _config(tiny_model_dir), "decoder")

@@ -2,7 +2,6 @@
 import json
 import random
 
-import pytest
 from peft import PeftModel
 from transformers import AutoModelForCausalLM
 
@@ -10,15 +9,6 @@ from tunewise import api
 from tunewise.config import load_config
 
 LABELS = {"red": "colour", "blue": "colour", "cat": "animal", "dog": "animal", "oak": "tree", "elm": "tree"}
-
-
-@pytest.fixture
-def tiny_model_dir(tiny_llama, tmp_path):
-    model, tokenizer = tiny_llama
-    path = tmp_path / "tiny-model"
-    model.save_pretrained(path)  # safetensors
-    tokenizer.save_pretrained(path)
-    return path
 
 
 def _write_data(path, n=90, seed=0):

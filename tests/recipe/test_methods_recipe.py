@@ -29,15 +29,6 @@ TRAINABLE = {
 }
 
 
-@pytest.fixture
-def tiny_model_dir(tiny_llama, tmp_path):
-    model, tokenizer = tiny_llama
-    path = tmp_path / "tiny-model"
-    model.save_pretrained(path)
-    tokenizer.save_pretrained(path)
-    return path
-
-
 def _examples(n: int, offset: int = 0) -> list[Example]:
     words = sorted(WORDS)
     out = []
@@ -153,3 +144,18 @@ def test_prompt_learning_loss_equals_full_logits_loss(kind, tiny_llama):
                                 ignore_index=IGNORE_INDEX, reduction="sum")
     assert count == 6
     torch.testing.assert_close(total, reference, atol=1e-4, rtol=1e-5)
+
+
+@pytest.mark.parametrize("name", ["prompt_tuning", "ia3"])
+def test_method_trains_and_generates_on_a_generation_task_without_instruction(name, tiny_model_dir, tmp_path):
+    rung = _rung(name, tiny_model_dir)
+    rung.task = Task("generation", None, "token_f1", None)  # no instruction: prompt tuning starts at random
+    rung.method = methods_for(name, rung.config, rung.task)[0]
+    rung.config = rung.config.model_copy(update={"eval": rung.config.eval.model_copy(update={"max_new_tokens": 4})})
+    examples = [Example(id=f"g{i}", messages=({"role": "user", "content": f"say {w}"},), answer=w)
+                for i, w in enumerate(["red", "cat", "oak", "elm"] * 6)]
+    info = rung.fit(examples[:20], examples[20:], tmp_path / name)
+    assert info.training["steps"] == 12
+    predictions = rung.predict(examples[20:])
+    assert [p.id for p in predictions] == [e.id for e in examples[20:]]
+    assert all(isinstance(p.output, str) for p in predictions)

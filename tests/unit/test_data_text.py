@@ -4,12 +4,11 @@ Also checks the bundled example's domain/ folder: exactly what generate_domain.p
 """
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 from pathlib import Path
 
 import pytest
+from conftest import example_script
 
 from tunewise.data.text import load_domain_text, read_domain_text
 from tunewise.errors import DataError
@@ -157,14 +156,8 @@ def test_every_bad_file_of_a_folder_is_reported_and_the_good_ones_still_read(tmp
 
 @pytest.fixture(scope="module")
 def domain_generator():
-    spec = importlib.util.spec_from_file_location("support_tickets_generate_domain", EXAMPLE / "generate_domain.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up while the file executes
-    try:
-        spec.loader.exec_module(module)
+    with example_script(EXAMPLE / "generate_domain.py") as module:
         yield module
-    finally:
-        sys.modules.pop(spec.name, None)
 
 
 def test_bundled_domain_text_is_what_the_generator_writes(domain_generator, tmp_path):

@@ -4,13 +4,12 @@ Milliseconds-tier: the generator is standard library only and writes 1,500 short
 """
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 from collections import Counter
 from pathlib import Path
 
 import pytest
+from conftest import example_script
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "support_tickets"
 DATA = EXAMPLE / "tickets.jsonl"
@@ -18,14 +17,8 @@ DATA = EXAMPLE / "tickets.jsonl"
 
 @pytest.fixture(scope="module")
 def generator():
-    spec = importlib.util.spec_from_file_location("support_tickets_generate", EXAMPLE / "generate.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up while the file executes
-    try:
-        spec.loader.exec_module(module)
+    with example_script(EXAMPLE / "generate.py") as module:
         yield module
-    finally:
-        sys.modules.pop(spec.name, None)
 
 
 @pytest.fixture(scope="module")
