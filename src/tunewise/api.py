@@ -5,6 +5,7 @@ The CLI is a thin layer over these functions.
 from __future__ import annotations
 
 import datetime as _dt
+import gc
 import hashlib
 import json
 import platform
@@ -114,9 +115,14 @@ def run(config: Config, log=print) -> LadderResult:
     log(f"[tunewise] {len(split.train)} train / {len(split.val)} val / {len(test)} test examples; task {task.type}")
 
     results = []
-    for rung in build_plan(config, task):
+    plan = build_plan(config, task)
+    while plan:
+        # Taken off the plan, a rung is freed once scored: its model, and after the last prompting rung the
+        # shared base model, do not stay in memory while later rungs train.
+        rung = plan.pop(0)
         seed_everything(config.seed)
         results.append(run_rung(rung, split.train, split.val, test, task, config, run_dir / "rungs" / rung.name))
+        gc.collect()
         if results[-1].skipped:
             continue
         m = results[-1].metrics[task.metric]

@@ -307,10 +307,6 @@ class TunedRung:
     def parameters(self):
         return count_parameters(self.model)
 
-    def release(self) -> None:
-        """Drop the trained model once the rung is scored (the next rung loads its own)."""
-        self.model = None
-
 
 class DaptLoraRung(TunedRung):
     """Continued pretraining on raw domain text (LoRA), then supervised LoRA on the same adapter.
@@ -426,8 +422,6 @@ def run_rung(rung: Rung, train, val, test, task: Task, config: Config, rung_dir:
     )
     if info.training:
         write_json(rung_dir / "training.json", info.training)
-    if hasattr(rung, "release"):
-        rung.release()
     return result
 
 

@@ -120,10 +120,12 @@ def autocast(precision: str, device: torch.device):
     return torch.autocast(device.type, dtype=torch.bfloat16) if precision == "bf16" else nullcontext()
 
 
-def padded(seqs: Sequence[Sequence[int]], side: str, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
-    """(ids, mask), both (len(seqs), longest): sequences padded with 0 on `side`, mask 1 on real tokens."""
+def padded(
+    seqs: Sequence[Sequence[int]], side: str, device: torch.device, pad_id: int = 0
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """(ids, mask), both (len(seqs), longest): sequences padded with pad_id on `side`, mask 1 on real tokens."""
     width = max(len(s) for s in seqs)
-    ids = torch.zeros(len(seqs), width, dtype=torch.long)
+    ids = torch.full((len(seqs), width), pad_id, dtype=torch.long)
     mask = torch.zeros(len(seqs), width, dtype=torch.long)
     for row, seq in enumerate(seqs):
         cols = slice(width - len(seq), width) if side == "left" else slice(0, len(seq))

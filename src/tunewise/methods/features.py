@@ -24,6 +24,7 @@ from sklearn.linear_model import LogisticRegression
 from tunewise.config import Config
 from tunewise.cost import count_parameters
 from tunewise.errors import ModelError, TrainingError
+from tunewise.evaluate.likelihood import padded
 from tunewise.io import write_json
 from tunewise.models.chat_template import prompt_ids, truncate_prompt
 from tunewise.models.load import load_causal_lm, load_encoder
@@ -139,17 +140,6 @@ def length_batches(lengths: list[int], batch_size: int) -> list[list[int]]:
     return [order[start : start + batch_size] for start in range(0, len(order), batch_size)]
 
 
-def pad_right(seqs: list[list[int]], pad_id: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
-    """(ids, mask), both (B, T): sequences padded on the right with pad_id, mask 1 on real tokens."""
-    width = max(len(s) for s in seqs)
-    ids = torch.full((len(seqs), width), pad_id, dtype=torch.long)
-    mask = torch.zeros(len(seqs), width, dtype=torch.long)
-    for row, seq in enumerate(seqs):
-        ids[row, : len(seq)] = torch.tensor(seq, dtype=torch.long)
-        mask[row, : len(seq)] = 1
-    return ids.to(device), mask.to(device)
-
-
 def mean_pool(hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     """(B, H) fp32 mean of hidden (B, T, H) over the positions where mask (B, T) is 1."""
     weights = mask.unsqueeze(-1).float()  # (B, T, 1)
@@ -173,7 +163,7 @@ def embed_sequences(
     done = 0
     with torch.inference_mode():
         for batch in length_batches([len(s) for s in seqs], batch_size):
-            ids, mask = pad_right([seqs[i] for i in batch], pad_id, device)
+            ids, mask = padded([seqs[i] for i in batch], "right", device, pad_id)
             pooled = mean_pool(forward(ids, mask), mask).cpu().numpy()
             for row, i in zip(pooled, batch):
                 rows[i] = row
