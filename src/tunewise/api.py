@@ -17,23 +17,34 @@ import numpy as np
 import torch
 
 from tunewise import __version__
-from tunewise.config import Config, DataConfig, TaskConfig, config_to_yaml
-from tunewise.data.text import load_domain_text
-from tunewise.errors import TunewiseError
+from tunewise.config import MAIN_TASK, Config, DataConfig, TaskConfig, config_to_yaml
+from tunewise.data.text import load_documents, load_domain_text
+from tunewise.errors import DataError, TunewiseError
 from tunewise.io import write_json, write_text
 from tunewise.ladder import (
     build_plan,
     estimate_rung,
     planned_methods,
     run_rung,
+    single_task_rungs,
     summarise,
+)
+from tunewise.methods.multitask import (
+    TaskData,
+    cross_task_leakage,
+    main_task_data,
+    mixture_shares,
+    multitask_summary,
+    prepare_tasks,
 )
 from tunewise.models.chat_template import answer_ids, prompt_ids
 from tunewise.models.load import load_tokenizer
 from tunewise.prompting.templates import zero_shot_messages
+from tunewise.prompting.user_template import check_template
 from tunewise.recommend import recommend
 from tunewise.records import Example
-from tunewise.report.render import markdown, terminal_table
+from tunewise.report.agreement import agreement
+from tunewise.report.render import k_sweep_svg, markdown, terminal_table
 
 
 @dataclass
@@ -102,7 +113,7 @@ def environment() -> dict:
 
 def run(config: Config, log=print) -> LadderResult:
     """Run the whole ladder: check data, split, run every rung on the same test set, write the report."""
-    prepared, test = _prepare(config)
+    prepared, test, others = _prepare(config)
     task, split = prepared.task, prepared.split
 
     run_dir = new_run_dir(config)
@@ -110,12 +121,14 @@ def run(config: Config, log=print) -> LadderResult:
     write_text(run_dir / "config.yaml", config_to_yaml(config))
     data_summary = prepared.summary()
     data_summary["scored_test_examples"] = len(test)
+    if others:
+        data_summary["multitask"] = multitask_data_summary(task, split, test, others, log)
     write_json(run_dir / "data.json", data_summary)
     log(f"[tunewise] run folder: {run_dir}")
     log(f"[tunewise] {len(split.train)} train / {len(split.val)} val / {len(test)} test examples; task {task.type}")
 
     results = []
-    plan = build_plan(config, task)
+    plan = build_plan(config, task, split.train, others)
     while plan:
         # Taken off the plan, a rung is freed once scored: its model, and after the last prompting rung the
         # shared base model, do not stay in memory while later rungs train.
@@ -127,6 +140,17 @@ def run(config: Config, log=print) -> LadderResult:
             continue
         m = results[-1].metrics[task.metric]
         log(f"[tunewise] {rung.name}: {task.metric} {m['value']:.3f} [{m['ci_low']:.3f}, {m['ci_high']:.3f}]")
+
+    task_results = []  # multi-task runs: one LoRA per other task, trained and scored on that task alone
+    for other, rung in single_task_rungs(config, others):
+        seed_everything(config.seed)
+        result = run_rung(rung, other.train, other.val, other.test, other.task, config,
+                          run_dir / "tasks" / other.name / "lora")
+        result.task = other.name
+        task_results.append(result)
+        gc.collect()
+        m = result.metrics[other.task.metric]
+        log(f"[tunewise] {rung.name}: {other.task.metric} {m['value']:.3f} [{m['ci_low']:.3f}, {m['ci_high']:.3f}]")
 
     rec = recommend([r for r in results if not r.skipped], task.metric)
     report = {
@@ -148,22 +172,69 @@ def run(config: Config, log=print) -> LadderResult:
         },
         "environment": environment(),
     }
+    report["agreement"] = agreement(results, test, task.metric, config.eval.group_field, split.train)
+    if "multitask" in planned_methods(config):
+        report["multitask"] = _multitask_report(task, split, others, results, task_results, config)
     write_json(run_dir / "report.json", report)
+    chart = k_sweep_svg(report)
+    if chart:
+        write_text(run_dir / "k_sweep.svg", chart)
     write_text(run_dir / "report.md", markdown(report))
     return LadderResult(run_dir, report)
 
 
 def _prepare(config: Config):
-    """Seed, then check and split the data (problems surface here, before any weights load); and the test set
-    every rung is scored on."""
+    """Seed, then check and split the data (problems surface here, before any weights load): (the prepared data,
+    the test set every rung is scored on, the other tasks of a multi-task run). Problems in any file of any task
+    are reported together."""
     from tunewise.data import prepare_data
 
     seed_everything(config.seed)
-    prepared = prepare_data(config.data, config.task, token_counter(config.model.name))
-    if "dapt_lora" in planned_methods(config) and config.dapt.text is not None:
+    count_tokens = token_counter(config.model.name)
+    methods = planned_methods(config)
+    problems, prepared, others = [], None, []
+    try:
+        prepared = prepare_data(config.data, config.task, count_tokens)
+    except DataError as err:
+        problems += err.problems
+    if "multitask" in methods:
+        others, task_problems = prepare_tasks(config.multitask, count_tokens, config.eval.max_test_examples)
+        problems += task_problems
+    if problems:
+        raise DataError(problems)
+    if "dapt_lora" in methods and config.dapt.text is not None:
         load_domain_text(config.dapt.text)  # every problem in the domain text, before any training
+    if ("rag" in config.rungs or "rag_lora" in methods) and config.rag.documents is not None:
+        load_documents(config.rag.documents)  # every problem in the knowledge source, before any model loads
+    if "template" in config.rungs:
+        split = prepared.split
+        check_template(config.prompt.template, config.source, split.train + split.val + split.test, prepared.task)
     test = prepared.split.test
-    return prepared, test[: config.eval.max_test_examples] if config.eval.max_test_examples else test
+    return prepared, test[: config.eval.max_test_examples] if config.eval.max_test_examples else test, others
+
+
+def multitask_data_summary(task, split, test, others: list[TaskData], log) -> dict:
+    """data.json's record of the other tasks, with any test input one task shares with another's training data."""
+    everything = [main_task_data(task, split.train, split.val, test, 1.0, 0), *others]
+    leaked = cross_task_leakage(everything)
+    for where, n in leaked.items():
+        log(f"[tunewise] warning: {n} {where} (the same input, so not held out from the multitask rung)")
+    return {"tasks": [t.summary for t in others], "cross_task_leakage": leaked}
+
+
+def _multitask_report(task, split, others, results, task_results, config: Config) -> dict:
+    """report.json's multi-task section: the mixture and, per task, one LoRA per task next to the mixture's LoRA."""
+    by_name = {r.name: r for r in results if not r.skipped}
+    mixed = by_name.get("multitask")
+    tasks = [main_task_data(task, split.train, split.val, [], config.multitask.weight, config.data.max_length), *others]
+    sizes, weights = [len(t.train) for t in tasks], [t.weight for t in tasks]
+    shares = mixture_shares(sizes, weights, config.multitask.temperature)
+    single = {MAIN_TASK: by_name["lora"].metrics if "lora" in by_name else None}
+    single |= {r.task: r.metrics for r in task_results if not r.skipped}
+    per_task = {MAIN_TASK: mixed.metrics, **(mixed.per_task or {})} if mixed else {}
+    section = multitask_summary(tasks, shares, single, per_task)
+    section["single_task_rungs"] = [summarise(r) for r in task_results]
+    return section
 
 
 def estimate(config: Config, log=print) -> list[dict]:
@@ -173,17 +244,19 @@ def estimate(config: Config, log=print) -> list[dict]:
     """
     import tempfile
 
-    prepared, test = _prepare(config)
+    prepared, test, others = _prepare(config)
     split = prepared.split
     log(f"[tunewise] dry run: {len(split.train)} train / {len(split.val)} val / {len(test)} test examples")
     rows = []
+    planned = [(rung, split.train, split.val, test) for rung in build_plan(config, prepared.task, split.train, others)]
+    planned += [(rung, t.train, t.val, t.test) for t, rung in single_task_rungs(config, others)]
     with tempfile.TemporaryDirectory(prefix="tunewise-dry-run-") as scratch:
-        for rung in build_plan(config, prepared.task):
+        for rung, train, val, rung_test in planned:
             if getattr(rung, "skip_reason", None):
                 rows.append({"rung": rung.name, "fit_s": 0.0, "predict_s": 0.0, "skipped": rung.skip_reason})
                 continue
             seed_everything(config.seed)
-            rows.append(estimate_rung(rung, split.train, split.val, test, Path(scratch) / rung.name))
+            rows.append(estimate_rung(rung, train, val, rung_test, Path(scratch) / rung.name))
     return rows
 
 

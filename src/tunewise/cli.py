@@ -66,7 +66,7 @@ def _parser() -> argparse.ArgumentParser:
     report.add_argument("run_dir", type=Path, help="runs/<id>")
 
     sub.add_parser("models", help="list the bundled models and whether they resolve on this machine")
-    sub.add_parser("methods", help="list the fine-tuning methods a config can name under `methods:`")
+    sub.add_parser("methods", help="list the prompting rungs (`rungs:`) and fine-tuning methods (`methods:`) of a config")
     return p
 
 
@@ -158,11 +158,16 @@ def _cmd_models(args) -> int:
 
 
 def _cmd_methods(args) -> int:
-    from tunewise.config import DEFAULT_METHODS, METHOD_SUMMARIES
+    from tunewise.config import DEFAULT_METHODS, METHOD_SUMMARIES, RUNG_SUMMARIES, Config
 
+    print("prompting rungs (`rungs:`):")
+    for name, summary in RUNG_SUMMARIES.items():
+        print(f"  {name:20s} {summary}")
+    print(f"default: rungs: {Config.model_fields['rungs'].default}\n")
+    print("fine-tuning methods (`methods:`):")
     for name, summary in METHOD_SUMMARIES.items():
-        print(f"{name:20s} {summary}")
-    print(f"\ndefault: methods: {DEFAULT_METHODS}; `plan: thorough` runs every method (configs/ has one YAML each)")
+        print(f"  {name:20s} {summary}")
+    print(f"default: methods: {DEFAULT_METHODS}; `plan: thorough` runs every method (configs/ has one YAML each)")
     return 0
 
 

@@ -9,7 +9,14 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    model_validator,
+)
 
 from tunewise.errors import ConfigError, Problem
 
@@ -83,13 +90,66 @@ class ModelConfig(_Section):
 
 
 class PromptConfig(_Section):
-    few_shot_k: list[int] = Field([1, 3, 6], description="numbers of demonstrations for the few_shot rungs")
+    few_shot_k: list[int] = Field(
+        [1, 3, 6], description="numbers of demonstrations for the few_shot rungs (the k-sweep; zero_shot is k=0)"
+    )
+    demo_selection: list[Literal["balanced", "random", "nearest"]] = Field(
+        ["balanced"],
+        description="how demonstrations are chosen from train, one k-sweep each: balanced (seeded, cycling through "
+        "the labels; classification), random (seeded), nearest (the training inputs most similar to the test "
+        "input by model.encoder embeddings)",
+    )
     demo_seed: int = Field(0, description="seed for drawing demonstrations from train")
+    cot_instruction: str = Field(
+        "Think step by step about the message above. Then write the final answer on its own last line, "
+        "exactly as: Answer: <answer>",
+        min_length=1,
+        description="the cot rung's cue after the input: ask for reasoning and a last line 'Answer: ...'",
+    )
+    cot_max_new_tokens: int = Field(256, ge=8, description="the cot rung's longest output (reasoning + answer)")
+    template: str | None = Field(
+        None,
+        description="the template rung's user message, a Jinja2 template with {{ input }}, {{ instruction }} and "
+        "{{ labels }}; checked before the run",
+    )
 
     @model_validator(mode="after")
     def _k_positive(self) -> PromptConfig:
         if any(k < 1 for k in self.few_shot_k):
-            raise ValueError("few_shot_k values must be >= 1")
+            raise ValueError("few_shot_k values must be >= 1 (zero_shot is the k=0 point of every sweep)")
+        return self
+
+
+class RagConfig(_Section):
+    documents: Path | None = Field(
+        None,
+        description="the knowledge source: a folder of .txt/.md files or a JSONL file with a `text` field (and an "
+        "optional `id`) per line; empty: the training examples themselves",
+    )
+    retrievers: list[Literal["dense", "bm25", "hybrid"]] = Field(
+        ["dense", "bm25", "hybrid"],
+        description="one rag rung per retriever: dense (model.encoder embeddings, exact cosine), bm25 (words), "
+        "hybrid (reciprocal-rank fusion of both)",
+    )
+    top_k: int = Field(3, ge=1, description="chunks put into each prompt (with their source ids)")
+    chunk_tokens: int = Field(128, ge=16, description="chunk size in encoder tokens (MiniLM reads at most 256)")
+    chunk_overlap: int = Field(32, ge=0, description="tokens each chunk shares with the one before it")
+    instruction: str = Field(
+        "Answer from the documents above. If they do not say, answer from what you know.", min_length=1,
+        description="written after the retrieved documents and before the input in the user's message",
+    )
+    gold_field: str = Field(
+        "sources", description="the data field with the ids of the documents that answer an example (for recall@k)"
+    )
+    lora_retriever: Literal["dense", "bm25", "hybrid"] = Field(
+        "hybrid", description="the retriever of the rag_lora method (LoRA trained and scored with retrieved context)"
+    )
+
+    @model_validator(mode="after")
+    def _overlap_below_size(self) -> RagConfig:
+        if self.chunk_overlap >= self.chunk_tokens:
+            raise ValueError(f"chunk_overlap ({self.chunk_overlap}) must be smaller than chunk_tokens "
+                             f"({self.chunk_tokens})")
         return self
 
 
@@ -225,6 +285,36 @@ class DaptConfig(_Section):
     lr: float = Field(1e-4, gt=0, description="learning rate of the continued pretraining (LoRA on the same modules)")
 
 
+class ExtraTaskConfig(_Section):
+    name: str = Field(
+        description="short name of the task in the report and run folder (letters, digits, '_' or '-')",
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]*$", max_length=40,
+    )
+    data: DataConfig = Field(description="the task's examples and split, as the top-level `data` section")
+    task: TaskConfig = Field(default_factory=TaskConfig, description="the task's type, labels, metric, instruction")
+    weight: float = Field(1.0, gt=0, description="mixing weight: scales the task's share of the training mixture")
+
+
+class MultitaskConfig(_Section):
+    tasks: list[ExtraTaskConfig] = Field(
+        [], description="the other tasks trained in the mixture with this run's task (the `multitask` method)"
+    )
+    weight: float = Field(1.0, gt=0, description="mixing weight of this run's own task (`data`/`task` above)")
+    temperature: float = Field(
+        1.0, gt=0,
+        description="each task's share of the mixture is proportional to (weight x training examples)^(1/T): "
+        "1 = in proportion to size, larger values flatten the mixture toward equal shares (small tasks upsampled)",
+    )
+
+    @model_validator(mode="after")
+    def _unique_names(self) -> MultitaskConfig:
+        names = [t.name for t in self.tasks]
+        clashes = sorted({n for n in names if names.count(n) > 1} | ({MAIN_TASK} & set(names)))
+        if clashes:
+            raise ValueError(f"task names must be unique and not '{MAIN_TASK}' (this run's own task): {clashes}")
+        return self
+
+
 class EvalConfig(_Section):
     batch_size: int = Field(8, ge=1, description="test examples per forward pass")
     max_new_tokens: int = Field(64, ge=1, description="generation: longest answer")
@@ -232,14 +322,29 @@ class EvalConfig(_Section):
     bootstrap_samples: int = Field(1000, ge=100, description="bootstrap resamples for confidence intervals")
     confidence: float = Field(0.95, gt=0.5, lt=1, description="confidence level of the intervals")
     seed: int = Field(0, description="seed of the bootstrap")
+    group_field: str | None = Field(
+        None, description="a data field that groups test examples (e.g. the fact a question asks about) in the "
+        "report's who-gets-what-right table",
+    )
 
 
-RungName = Literal["zero_shot", "few_shot"]
+MAIN_TASK = "main"  # how multi-task tables name the run's own task (data/task at the top level)
+
+# Prompting rungs, in the order a plan runs them. `few_shot` is one rung per demo_selection x few_shot_k.
+RungName = Literal["zero_shot", "prefix", "few_shot", "cot", "template", "rag"]
+RUNG_SUMMARIES = {
+    "zero_shot": "the task instruction as the system message, then the input (what fine-tuned rungs are scored on)",
+    "prefix": "the instruction written before the input in the user's message (a plain instruction prompt)",
+    "few_shot": "zero_shot plus k demonstrations from train as earlier turns, per prompt.demo_selection",
+    "cot": "zero_shot plus a chain-of-thought cue; the answer is read from the output's 'Answer:' line",
+    "template": "your own Jinja2 template (prompt.template) renders the user message",
+    "rag": "retrieved chunks of rag.documents (or the training set) before the input, one rung per rag.retrievers",
+}
 # Fine-tuning methods, in the order a plan runs them (roughly cheapest first). ladder.METHODS says what each is.
 MethodName = Literal[
     "features", "encoder_features", "freeze", "prompt_tuning", "prefix_tuning", "p_tuning", "ia3", "lora",
     "lora_attention", "rslora", "dora", "lora_ranks", "bottleneck", "classifier", "encoder_classifier", "dapt_lora",
-    "full", "qlora",
+    "multitask", "full", "qlora", "rag_lora",
 ]
 ALL_METHODS: list[str] = list(MethodName.__args__)
 # The demo's plan: LoRA next to the prompting rungs (about 10 minutes on 2 cores); `plan: thorough` runs them all.
@@ -261,13 +366,18 @@ METHOD_SUMMARIES = {
     "classifier": "last-token classification head on the decoder, trained with LoRA (classification)",
     "encoder_classifier": "MiniLM with a classification head, every weight trained (classification)",
     "dapt_lora": "continued pretraining on dapt.text, then LoRA on the task",
+    "multitask": "one LoRA on a mixture of this task and multitask.tasks, scored per task next to one LoRA per "
+    "task (brings the lora rung along)",
     "full": "full fine-tuning of every weight (stores a whole model)",
     "qlora": "LoRA on a 4-bit (or 8-bit) base through bitsandbytes; CUDA only, skipped on CPU",
+    "rag_lora": "LoRA trained and scored on prompts with retrieved chunks (rag.lora_retriever): RAG + LoRA",
 }
 
 
 class Config(_Section):
     """A whole tunewise run."""
+
+    _source: str = PrivateAttr("<config>")  # the YAML file it was read from, for error messages
 
     task: TaskConfig = Field(default_factory=TaskConfig, description="what is predicted and how it is scored")
     data: DataConfig = Field(description="where the examples are and how they are split")
@@ -282,6 +392,7 @@ class Config(_Section):
         "default", description="thorough: every fine-tuning method (those that cannot run here show as skipped)"
     )
     prompt: PromptConfig = Field(default_factory=PromptConfig, description="prompting rungs")
+    rag: RagConfig = Field(default_factory=RagConfig, description="retrieval-augmented rungs (rag, rag_lora)")
     train: TrainConfig = Field(default_factory=TrainConfig, description="training loop (every fine-tuning rung)")
     lora: LoraConfig = Field(default_factory=LoraConfig, description="LoRA rungs (lora, lora_attention, rslora, dora, lora_ranks)")
     full: FullConfig = Field(default_factory=FullConfig, description="full fine-tuning rung")
@@ -299,9 +410,27 @@ class Config(_Section):
         default_factory=ClassifierConfig, description="classification-head rungs (decoder + LoRA, encoder)"
     )
     dapt: DaptConfig = Field(default_factory=DaptConfig, description="continued pretraining before LoRA (dapt_lora)")
+    multitask: MultitaskConfig = Field(
+        default_factory=MultitaskConfig, description="other tasks mixed in by the multitask rung"
+    )
     eval: EvalConfig = Field(default_factory=EvalConfig, description="scoring and confidence intervals")
     output_dir: Path = Field(Path("runs"), description="runs are written to <output_dir>/<run id>/")
     seed: int = Field(0, description="global seed, recorded with the run")
+
+    @property
+    def source(self) -> str:
+        """The file this config was read from ('<config>' when built in code)."""
+        return self._source
+
+    def __eq__(self, other: object) -> bool:
+        """Equal settings make equal configs, wherever each was read from."""
+        return isinstance(other, Config) and self.model_dump() == other.model_dump()
+
+    @model_validator(mode="after")
+    def _template_given(self) -> Config:
+        if "template" in self.rungs and not self.prompt.template:
+            raise ValueError("the template rung needs prompt.template (a Jinja2 template that uses {{ input }})")
+        return self
 
 
 # ---------------------------------------------------------------- loading
@@ -335,22 +464,30 @@ def _deep_copy(raw: dict) -> dict:
 
 def _resolve_paths(raw: dict, base: Path) -> dict:
     """Data paths in a YAML file are relative to the YAML file's folder."""
-    data = raw.get("data")
-    if isinstance(data, dict):
+    sections = [raw.get("data")]
+    multitask = raw.get("multitask")
+    if isinstance(multitask, dict) and isinstance(multitask.get("tasks"), list):
+        sections += [t.get("data") for t in multitask["tasks"] if isinstance(t, dict)]
+    for data in sections:
+        if not isinstance(data, dict):
+            continue
         for key in ("path", "train", "val", "test"):
             value = data.get(key)
             if isinstance(value, str) and not Path(value).is_absolute():
                 data[key] = str(base / value)
-    dapt = raw.get("dapt")
-    if isinstance(dapt, dict) and isinstance(dapt.get("text"), str) and not Path(dapt["text"]).is_absolute():
-        dapt["text"] = str(base / dapt["text"])
+    for section, key in (("dapt", "text"), ("rag", "documents")):
+        value = raw.get(section)
+        if isinstance(value, dict) and isinstance(value.get(key), str) and not Path(value[key]).is_absolute():
+            value[key] = str(base / value[key])
     return raw
 
 
 def config_from_dict(raw: dict, source: str = "<config>") -> Config:
     """Validate a raw mapping; every problem is reported at once with its dotted path."""
     try:
-        return Config.model_validate(raw)
+        config = Config.model_validate(raw)
+        config._source = source
+        return config
     except ValidationError as err:
         problems = [
             Problem(source, None, ".".join(str(p) for p in e["loc"]) or "-", e["type"], e["msg"]) for e in err.errors()
@@ -389,6 +526,21 @@ def describe_fields(model: type[BaseModel] = Config, prefix: str = "") -> list[t
         if isinstance(annotation, type) and issubclass(annotation, BaseModel):
             rows.extend(describe_fields(annotation, f"{prefix}{name}."))
             continue
+        item = _list_item_model(annotation)
+        if item is not None:  # a list of sections: its own line, then each item's fields as name[].field
+            rows.append((prefix + name, repr(info.get_default(call_default_factory=True)), info.description or ""))
+            rows.extend(describe_fields(item, f"{prefix}{name}[]."))
+            continue
         default = "" if info.is_required() else repr(info.get_default(call_default_factory=True))
         rows.append((prefix + name, default, info.description or ""))
     return rows
+
+
+def _list_item_model(annotation) -> type[BaseModel] | None:
+    """The section class of a `list[Section]` annotation, else None."""
+    args = getattr(annotation, "__args__", ())
+    if getattr(annotation, "__origin__", None) is list and len(args) == 1:
+        item = args[0]
+        if isinstance(item, type) and issubclass(item, BaseModel):
+            return item
+    return None

@@ -15,24 +15,35 @@ from pathlib import Path
 
 import torch
 
-from tunewise.config import ALL_METHODS, Config
+from tunewise.config import ALL_METHODS, MAIN_TASK, Config
 from tunewise.cost import bytes_on_disk, count_parameters, measure
 from tunewise.data.text import load_domain_text
-from tunewise.evaluate.generate import generate
-from tunewise.evaluate.likelihood import score_labels
-from tunewise.evaluate.stats import metrics_with_ci
+from tunewise.evaluate.stats import item_correct, metrics_with_ci
 from tunewise.io import write_json, write_jsonl
 from tunewise.methods import bottleneck, freeze, full, ia3, lora, prompt_learning, qlora
 from tunewise.methods.dapt import continued_pretraining
 from tunewise.methods.features import FeatureRung
 from tunewise.methods.head import ClassifierRung
-from tunewise.models.chat_template import encode_example, prompt_ids, truncate_prompt
+from tunewise.methods.multitask import (
+    TaskData,
+    main_task_data,
+    mix,
+    mixture_shares,
+    validation_mix,
+)
+from tunewise.models.chat_template import encode_example
+from tunewise.models.embed import TextEncoder
 from tunewise.models.load import load_causal_lm
-from tunewise.progress import progress_printer
-from tunewise.prompting.templates import (
-    demo_order,
-    few_shot_messages,
-    zero_shot_messages,
+from tunewise.predict import BaseModelCache, predict_conversations
+from tunewise.prompting.demos import NearestDemos
+from tunewise.prompting.rungs import PromptRung
+from tunewise.prompting.templates import zero_shot_messages
+from tunewise.rag.rungs import (
+    RagIndex,
+    RagRung,
+    rag_messages,
+    retrieval_summary,
+    with_sources,
 )
 from tunewise.records import Example, Prediction
 from tunewise.rung import (
@@ -62,112 +73,32 @@ class RungResult:
     training: dict | None = None
     notes: list[str] = field(default_factory=list)
     skipped: str | None = None  # why the rung could not run here (then it has no metrics and no cost)
+    task: str | None = None  # multi-task runs: the other task this rung was trained and scored on (None: the run's)
+    per_task: dict[str, dict] | None = None  # multitask rung: other task -> its metrics on that task's test set
+    prompt: dict | None = None  # prompting rungs: style, demo selection and k, prompts shortened to fit, ...
+    retrieval: dict | None = None  # rag rungs: retriever, recall@k with CIs where the data has gold source ids
+    correct: list[bool] | None = field(default=None, repr=False)  # per test example (not in report.json)
 
 
 # ---------------------------------------------------------------- shared scoring
 
 
-class BaseModelCache:
-    """Loads the base model once for all prompting rungs; fine-tuning rungs load their own copy."""
-
-    def __init__(self, name: str, dtype: torch.dtype):
-        self.name, self.dtype = name, dtype
-        self._loaded = None
-
-    def get(self):
-        if self._loaded is None:
-            self._loaded = load_causal_lm(self.name, dtype=self.dtype)
-        return self._loaded
-
-
-def predict_conversations(
-    model, tokenizer, conversations, task: Task, config: Config, ids: list[str], name: str = "predict"
-) -> list[Prediction]:
-    """Score (classification) or decode (generation) each conversation, identically for every rung."""
-    limit = prompt_limit(model, config)
-    prompts = [truncate_prompt(prompt_ids(tokenizer, messages), limit) for messages in conversations]
-    # Weights are already in eval_dtype(config), so no autocast on top (it would only re-cast them every call).
-    precision = "fp32"
-    progress = progress_printer(f"rung {name}: predict", len(prompts))
-    if task.type == "classification":
-        scores = score_labels(
-            model, tokenizer, prompts, task.labels, batch_size=config.eval.batch_size, precision=precision,
-            progress=progress,
-        )  # (N, L) summed log-probabilities
-        best = scores.argmax(axis=1)
-        return [
-            Prediction(id=i, output=task.labels[b], scores=dict(zip(task.labels, map(float, row))))
-            for i, b, row in zip(ids, best, scores)
-        ]
-    texts = generate(
-        model,
-        tokenizer,
-        prompts,
-        max_new_tokens=config.eval.max_new_tokens,
-        batch_size=config.eval.batch_size,
-        precision=precision,
-        progress=progress,
-    )
-    return [Prediction(id=i, output=t) for i, t in zip(ids, texts)]
-
-
-def prompt_limit(model, config: Config) -> int:
-    """Longest prompt we feed: the model's context minus room for the answer."""
-    context = getattr(model.config, "max_position_embeddings", None) or 2048
-    return context - config.eval.max_new_tokens
-
-
 def sft_examples(tokenizer, examples: list[Example], instruction: str, max_length: int) -> list[Encoded]:
     """Training sequences: the zero-shot conversation (what the rung is scored on) plus the answer."""
+    conversations = [zero_shot_messages(e, instruction) for e in examples]
+    return sft_conversations(tokenizer, conversations, [e.answer for e in examples], max_length)
+
+
+def sft_conversations(tokenizer, conversations, answers: list[str], max_length: int) -> list[Encoded]:
+    """Training sequences: each conversation plus its answer; only the answer tokens carry loss."""
     encoded = []
-    for e in examples:
-        ids, labels = encode_example(tokenizer, zero_shot_messages(e, instruction), e.answer, max_length)
+    for messages, answer in zip(conversations, answers):
+        ids, labels = encode_example(tokenizer, messages, answer, max_length)
         encoded.append(Encoded(input_ids=ids, labels=labels))
     return encoded
 
 
 # ---------------------------------------------------------------- rungs
-
-
-class PromptRung:
-    """The base model with the task instruction and k demonstrations from train as earlier chat turns.
-
-    k = 0 is the zero-shot rung; demonstrations are fixed, seeded and label-balanced (see `demo_order`).
-    """
-
-    kind = "prompting"
-
-    def __init__(self, base: BaseModelCache, task: Task, config: Config, k: int = 0):
-        self.name = f"few_shot_k{k}" if k else "zero_shot"
-        self.description = f"base model, {k} demonstration(s) from train" if k else "base model, instruction prompt"
-        self.base, self.task, self.config, self.k = base, task, config, k
-        self.demos: list[Example] = []
-
-    def fit(self, train, val, workdir) -> FitInfo:
-        if self.k:
-            balance = self.task.type == "classification"
-            self.demos = demo_order(train, self.config.prompt.demo_seed, balance)[: self.k]
-            write_json(workdir / "demos.json", [e.id for e in self.demos])
-        return FitInfo()
-
-    def estimate_fit(self, train, val, workdir) -> float:
-        self.fit(train, val, workdir)  # choosing demonstrations takes no measurable time
-        return 0.0
-
-    def _conversation(self, example: Example):
-        if self.k:
-            return few_shot_messages(example, self.demos, self.task.instruction)
-        return zero_shot_messages(example, self.task.instruction)
-
-    def predict(self, test):
-        model, tokenizer = self.base.get()
-        conversations = [self._conversation(e) for e in test]
-        return predict_conversations(
-            model, tokenizer, conversations, self.task, self.config, [e.id for e in test], self.name
-        )
-
-    def parameters(self):
-        return 0, count_parameters(self.base.get()[0])[1]
 
 
 @dataclass
@@ -258,9 +189,14 @@ class TunedRung:
         self.skip_reason = method.skip_reason
         self.model = self.tokenizer = None
         self.base_params: int | None = None  # parameters of the base before the method changed it
+        self.max_length = config.data.max_length  # longest training sequence (another task's own, see multitask)
 
     def _encode(self, examples: list[Example]) -> list[Encoded]:
-        return sft_examples(self.tokenizer, examples, self.task.instruction, self.config.data.max_length)
+        return sft_examples(self.tokenizer, examples, self.task.instruction, self.max_length)
+
+    def _training_data(self, train: list[Example], val: list[Example]) -> tuple[list[Encoded], list[Encoded]]:
+        """(training, validation) sequences; the multitask rung mixes in other tasks here."""
+        return self._encode(train), self._encode(val)
 
     def _train_config(self):
         cfg = self.config.train
@@ -268,9 +204,9 @@ class TunedRung:
 
     def fit(self, train, val, workdir) -> FitInfo:
         self.model, self.tokenizer = self._load()
+        encoded_train, encoded_val = self._training_data(train, val)
         result = train_loop(
-            self.model, self._encode(train), self._encode(val), self._train_config(), workdir,
-            pad_id=self.tokenizer.pad_token_id,
+            self.model, encoded_train, encoded_val, self._train_config(), workdir, pad_id=self.tokenizer.pad_token_id
         )
         return FitInfo(artifact_dir=self._save(workdir), training=training_summary(result))
 
@@ -285,9 +221,9 @@ class TunedRung:
         cfg = self._train_config()
         probe = cfg.model_copy(update={"max_steps": PROBE_STEPS, "patience": None, "log_every": 10**6})
         self.model, self.tokenizer = self._load()
-        encoded_train = self._encode(train)
+        encoded_train, encoded_val = self._training_data(train, val)
         result = train_loop(self.model, encoded_train, [], probe, workdir, pad_id=self.tokenizer.pad_token_id)
-        return extrapolate_fit(result, encoded_train, self._encode(val[: cfg.max_val_examples]), cfg)
+        return extrapolate_fit(result, encoded_train, encoded_val[: cfg.max_val_examples], cfg)
 
     def _load(self):
         # bf16 training keeps a frozen base in bf16 (what autocast computes with; half the memory of fp32);
@@ -298,10 +234,14 @@ class TunedRung:
         return self.method.apply(model, tokenizer), tokenizer
 
     def predict(self, test):
+        return self.predict_task(self.task, test)
+
+    def predict_task(self, task: Task, test: list[Example]) -> list[Prediction]:
+        """Predictions for `test` as examples of `task` (its instruction, labels or decoding)."""
         self.model.to(eval_dtype(self.config))  # the same weight dtype as the prompting rungs predict with
-        conversations = [zero_shot_messages(e, self.task.instruction) for e in test]
+        conversations = [zero_shot_messages(e, task.instruction) for e in test]
         return predict_conversations(
-            self.model, self.tokenizer, conversations, self.task, self.config, [e.id for e in test], self.name
+            self.model, self.tokenizer, conversations, task, self.config, [e.id for e in test], self.name
         )
 
     def parameters(self):
@@ -327,40 +267,168 @@ class DaptLoraRung(TunedRung):
         domain = continued_pretraining(self.model, self.tokenizer, texts, self.config.dapt, self.config.train,
                                        workdir / "dapt", pad_id)
         self.model.train()
-        result = train_loop(self.model, self._encode(train), self._encode(val), self._train_config(), workdir, pad_id)
+        encoded_train, encoded_val = self._training_data(train, val)
+        result = train_loop(self.model, encoded_train, encoded_val, self._train_config(), workdir, pad_id)
         training = training_summary(result)
         training["dapt"] = training_summary(domain)
         training["wall_s"] = result.wall_s + domain.wall_s
         return FitInfo(artifact_dir=self._save(workdir), training=training)
 
 
+class MultitaskRung(TunedRung):
+    """One LoRA trained on a mixture of this run's task and `multitask.tasks`, each with its own instruction.
+
+    Scored on this run's test set like every rung, and on each other task's test set (`other_tasks`), where the
+    report sets it next to a LoRA trained on that task alone.
+    """
+
+    def __init__(self, task: Task, config: Config, others: list[TaskData]):
+        super().__init__(task, config, lora_method(config, "multitask"))
+        self.other_tasks = others
+        self.shares: list[float] = []
+        names = ", ".join(t.name for t in others) or "no other task"
+        self.description = f"{self.description}, trained on a mixture of {MAIN_TASK} + {names}"
+        if not others:
+            self.skip_reason = "multitask needs other tasks: list them under multitask.tasks (name, data, task)"
+
+    def tasks(self, train: list[Example], val: list[Example]) -> list[TaskData]:
+        """Every task of the mixture, this run's first."""
+        main = main_task_data(self.task, train, val, [], self.config.multitask.weight, self.max_length)
+        return [main, *self.other_tasks]
+
+    def _training_data(self, train, val):
+        tasks = self.tasks(train, val)
+        self.shares = mixture_shares([len(t.train) for t in tasks], [t.weight for t in tasks],
+                                     self.config.multitask.temperature)
+
+        def encode(t: TaskData, examples: list[Example]) -> list[Encoded]:
+            return sft_examples(self.tokenizer, examples, t.task.instruction, t.max_length)
+        mixed_train = mix([encode(t, t.train) for t in tasks], self.shares, self.config.train.seed)
+        mixed_val = validation_mix([encode(t, t.val) for t in tasks], self.shares, self.config.train.max_val_examples)
+        return mixed_train, mixed_val
+
+    def fit(self, train, val, workdir) -> FitInfo:
+        info = super().fit(train, val, workdir)
+        names = [t.name for t in self.tasks(train, val)]
+        info.training["mixture"] = {name: round(share, 4) for name, share in zip(names, self.shares)}
+        return info
+
+
+class RagLoraRung(TunedRung):
+    """RAG + LoRA: LoRA trained on prompts that carry the retrieved chunks, and scored with them.
+
+    Training examples retrieve like test ones, except that their own document is left out when the training set
+    is the corpus (otherwise every prompt would show its answer). The adapter folder ships with its index.
+    """
+
+    def __init__(self, task: Task, config: Config, index: RagIndex):
+        super().__init__(task, config, lora_method(config, "rag_lora"))
+        self.index, self.mode = index, config.rag.lora_retriever
+        self.description = f"{self.description}, trained and scored with the top {config.rag.top_k} chunks " \
+                           f"({self.mode} retrieval) in the prompt"
+        self.retrieval: dict | None = None
+
+    def _conversations(self, examples: list[Example], task: Task, exclude_self: bool):
+        hits = self.index.hits(examples, self.mode, exclude_self)
+        rag = self.config.rag
+        return [rag_messages(e, found, task.instruction, rag.instruction) for e, found in zip(examples, hits)], hits
+
+    def _encode(self, examples: list[Example]) -> list[Encoded]:
+        conversations, _ = self._conversations(examples, self.task, exclude_self=True)
+        return sft_conversations(self.tokenizer, conversations, [e.answer for e in examples], self.max_length)
+
+    def _save(self, workdir: Path) -> Path:
+        adapter = super()._save(workdir)
+        self.index.copy_to(adapter / "rag_index")
+        return adapter
+
+    def predict_task(self, task: Task, test: list[Example]) -> list[Prediction]:
+        self.model.to(eval_dtype(self.config))
+        conversations, hits = self._conversations(test, task, exclude_self=False)
+        predictions = predict_conversations(
+            self.model, self.tokenizer, conversations, task, self.config, [e.id for e in test], self.name
+        )
+        self.retrieval = retrieval_summary(hits, test, self.config, self.mode)
+        return with_sources(predictions, hits)
+
+    def notes(self) -> list[str]:
+        return [self.index.note()]
+
+
 def planned_methods(config: Config) -> list[str]:
-    """The methods a run trains: `methods`, or every method with `plan: thorough`."""
-    return list(ALL_METHODS) if config.plan == "thorough" else list(config.methods)
+    """The methods a run trains: `methods`, or every method with `plan: thorough`.
+
+    multitask is compared with one LoRA per task, so it brings `lora` along (just before it) when not planned.
+    """
+    names = list(ALL_METHODS) if config.plan == "thorough" else list(config.methods)
+    if "multitask" in names and "lora" not in names:
+        names.insert(names.index("multitask"), "lora")
+    return names
 
 
-def build_plan(config: Config, task: Task) -> list[Rung]:
-    """The rungs to run: prompting first, then each fine-tuning method in the order given."""
-    base = BaseModelCache(config.model.name, eval_dtype(config))
-    plan: list[Rung] = []
-    for name in config.rungs:
-        if name == "zero_shot":
-            plan.append(PromptRung(base, task, config))
-        elif name == "few_shot":
-            plan.extend(PromptRung(base, task, config, k) for k in config.prompt.few_shot_k)
+def single_task_rungs(config: Config, others: list[TaskData]) -> list[tuple[TaskData, TunedRung]]:
+    """For a multitask run: a LoRA trained and scored on each other task alone (what the mixture is measured by)."""
+    if "multitask" not in planned_methods(config):
+        return []
+    rungs = []
+    for t in others:
+        rung = TunedRung(t.task, config, lora_method(config, f"lora[{t.name}]"))
+        rung.description = f"{rung.description}, trained on {t.name} alone"
+        rung.max_length = t.max_length
+        rungs.append((t, rung))
+    return rungs
+
+
+def build_plan(
+    config: Config, task: Task, train: list[Example], others: list[TaskData] | None = None
+) -> list[Rung]:
+    """The rungs to run: prompting first, then each fine-tuning method in the order given.
+
+    `train`: the training split (nearest-neighbour demonstrations index it); `others`: the other tasks of a
+    multi-task config (prepared data), for the multitask rung.
+    """
+    index = RagIndex(config, train)
+    plan = prompting_rungs(config, task, train, index)
     for name in planned_methods(config):
-        plan.extend(method_rungs(name, config, task))
+        plan.extend(method_rungs(name, config, task, others or [], index))
     return plan
 
 
-def method_rungs(name: str, config: Config, task: Task) -> list[Rung]:
-    """The rung(s) of one fine-tuning method."""
+def prompting_rungs(
+    config: Config, task: Task, train: list[Example], index: RagIndex | None = None
+) -> list[Rung]:
+    """The prompting rungs in config order; few_shot is one rung per demo selection and k (a k-sweep each), rag
+    one per retriever (sharing `index`)."""
+    base = BaseModelCache(config.model.name, eval_dtype(config))
+    nearest = NearestDemos(train, TextEncoder(config.model.encoder, batch_size=config.eval.batch_size * 4))
+    plan: list[Rung] = []
+    index = index or RagIndex(config, train)
+    for style in config.rungs:
+        if style == "rag":
+            plan.extend(RagRung(base, task, config, mode, index) for mode in config.rag.retrievers)
+        elif style == "few_shot":
+            for selection in config.prompt.demo_selection:
+                plan.extend(PromptRung(base, task, config, "few_shot", k, selection, nearest)
+                            for k in config.prompt.few_shot_k)
+        else:
+            plan.append(PromptRung(base, task, config, style))
+    return plan
+
+
+def method_rungs(
+    name: str, config: Config, task: Task, others: list[TaskData] | None = None, index: RagIndex | None = None
+) -> list[Rung]:
+    """The rung(s) of one fine-tuning method (`index`: the run's retrieval index, for rag_lora)."""
     if name in ("features", "encoder_features"):
         return [FeatureRung(task, config, "decoder" if name == "features" else "encoder")]
     if name in ("classifier", "encoder_classifier"):
         return [ClassifierRung(task, config, "decoder" if name == "classifier" else "encoder")]
     if name == "dapt_lora":
         return [DaptLoraRung(task, config)]
+    if name == "multitask":
+        return [MultitaskRung(task, config, others or [])]
+    if name == "rag_lora":
+        return [RagLoraRung(task, config, index or RagIndex(config, []))]
     return [TunedRung(task, config, method) for method in methods_for(name, config, task)]
 
 
@@ -385,16 +453,15 @@ def run_rung(rung: Rung, train, val, test, task: Task, config: Config, rung_dir:
     print(f"[tunewise] rung {rung.name}: predict {len(test)} test examples", file=sys.stderr, flush=True)
     with measure() as predict_cost:
         predictions = rung.predict(test)
-    references = [e.answer for e in test]
-    metrics = metrics_with_ci(
-        task.type,
-        task.labels,
-        [p.output for p in predictions],
-        references,
-        n_resamples=config.eval.bootstrap_samples,
-        confidence=config.eval.confidence,
-        seed=config.eval.seed,
-    )
+    metrics = score(predictions, test, task, config)
+    write_predictions(rung_dir / "predictions.jsonl", predictions, test)
+    per_task = {}
+    for other in getattr(rung, "other_tasks", []):
+        print(f"[tunewise] rung {rung.name}: predict {len(other.test)} {other.name} test examples",
+              file=sys.stderr, flush=True)
+        other_predictions = rung.predict_task(other.task, other.test)
+        per_task[other.name] = score(other_predictions, other.test, other.task, config)
+        write_predictions(rung_dir / "tasks" / other.name / "predictions.jsonl", other_predictions, other.test)
     trainable_params, total_params = rung.parameters()
     cost = {
         "fit_wall_s": round(fit_cost.wall_s, 3),
@@ -413,16 +480,37 @@ def run_rung(rung: Rung, train, val, test, task: Task, config: Config, rung_dir:
         # stores: the reason adapters exist. Full fine-tuning is about 1.
         full_bytes = base_params * torch.finfo(eval_dtype(config)).bits // 8
         cost["storage_ratio"] = round(full_bytes / cost["disk_bytes"], 1)
-    result = RungResult(rung.name, rung.kind, getattr(rung, "description", ""), metrics, cost, info.training)
-    write_json(rung_dir / "metrics.json", {"metrics": metrics, "cost": cost})
-    write_jsonl(
-        rung_dir / "predictions.jsonl",
-        [{"id": p.id, "prediction": p.output, "reference": r, **({"scores": p.scores} if p.scores else {})}
-         for p, r in zip(predictions, references)],
-    )
+    notes = rung.notes() if hasattr(rung, "notes") else []
+    result = RungResult(rung.name, rung.kind, getattr(rung, "description", ""), metrics, cost, info.training,
+                        notes=notes, per_task=per_task or None, prompt=getattr(rung, "summary", None),
+                        retrieval=getattr(rung, "retrieval", None),
+                        correct=[item_correct(task.type, p.output, e.answer) for p, e in zip(predictions, test)])
+    write_json(rung_dir / "metrics.json", {"metrics": metrics, "cost": cost} | ({"per_task": per_task} if per_task else {}))
     if info.training:
         write_json(rung_dir / "training.json", info.training)
     return result
+
+
+def score(predictions: list[Prediction], examples: list[Example], task: Task, config: Config) -> dict:
+    """Every metric of the task with its bootstrap confidence interval."""
+    return metrics_with_ci(
+        task.type,
+        task.labels,
+        [p.output for p in predictions],
+        [e.answer for e in examples],
+        n_resamples=config.eval.bootstrap_samples,
+        confidence=config.eval.confidence,
+        seed=config.eval.seed,
+    )
+
+
+def write_predictions(path: Path, predictions: list[Prediction], examples: list[Example]) -> None:
+    """predictions.jsonl: id, prediction, reference (and label scores for classification)."""
+    write_jsonl(
+        path,
+        [{"id": p.id, "prediction": p.output, "reference": e.answer, **({"scores": p.scores} if p.scores else {}),
+          **(p.details or {})} for p, e in zip(predictions, examples)],
+    )
 
 
 def estimate_rung(rung: Rung, train, val, test, workdir: Path) -> dict:
@@ -437,5 +525,6 @@ def estimate_rung(rung: Rung, train, val, test, workdir: Path) -> dict:
 
 
 def summarise(result: RungResult) -> dict:
-    """The rung as report.json stores it."""
-    return json.loads(json.dumps(dataclasses.asdict(result), default=str))
+    """The rung as report.json stores it (without the per-example `correct` list)."""
+    summary = {k: v for k, v in dataclasses.asdict(result).items() if k != "correct"}
+    return json.loads(json.dumps(summary, default=str))

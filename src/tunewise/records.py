@@ -30,3 +30,4 @@ class Prediction:
     id: str
     output: str  # the predicted label or generated text
     scores: dict[str, float] | None = None  # classification: log-likelihood of every label
+    details: dict[str, Any] | None = None  # what else the rung used or produced: demo ids, reasoning, sources

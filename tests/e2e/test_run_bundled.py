@@ -31,7 +31,7 @@ def test_tunewise_run_on_bundled_model_small_budget(tmp_path):
     assert proc.returncode == 0, proc.stderr[-3000:]
     report_path = Path(proc.stdout.strip().splitlines()[-1].split("report: ", 1)[1])
     report = json.loads(report_path.read_text())
-    assert [r["name"] for r in report["rungs"]] == ["zero_shot", "few_shot_k2", "lora"]
+    assert [r["name"] for r in report["rungs"]] == ["zero_shot", "few_shot_balanced_k2", "lora"]
     for rung in report["rungs"]:
         acc = rung["metrics"]["accuracy"]
         assert 0 <= acc["ci_low"] <= acc["value"] <= acc["ci_high"] <= 1

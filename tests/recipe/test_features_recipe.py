@@ -21,10 +21,10 @@ from tunewise.methods.features import (
     CONFIG_FILE,
     WEIGHTS_FILE,
     FeatureRung,
-    embed_sequences,
     fit_classifier,
     load_classifier,
 )
+from tunewise.models.embed import embed_sequences
 from tunewise.records import Example
 from tunewise.task import Task, default_instruction
 

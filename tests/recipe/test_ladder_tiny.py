@@ -46,7 +46,7 @@ def test_ladder_writes_a_complete_report_and_reruns_identically(tiny_model_dir, 
     result = api.run(config, log=lambda m: None)
     report = json.loads((result.run_dir / "report.json").read_text())
 
-    assert [r["name"] for r in report["rungs"]] == ["zero_shot", "few_shot_k1", "few_shot_k2", "lora"]
+    assert [r["name"] for r in report["rungs"]] == ["zero_shot", "few_shot_balanced_k1", "few_shot_balanced_k2", "lora"]
     for rung in report["rungs"]:
         acc = rung["metrics"]["accuracy"]
         assert acc["ci_low"] <= acc["value"] <= acc["ci_high"]
@@ -80,7 +80,7 @@ def test_ladder_writes_a_complete_report_and_reruns_identically(tiny_model_dir, 
 def test_dry_run_estimates_every_rung_and_writes_no_run_folder(tiny_model_dir, tmp_path):
     config = _config(tmp_path, tiny_model_dir)
     rows = api.estimate(config, log=lambda m: None)
-    assert [r["rung"] for r in rows] == ["zero_shot", "few_shot_k1", "few_shot_k2", "lora"]
+    assert [r["rung"] for r in rows] == ["zero_shot", "few_shot_balanced_k1", "few_shot_balanced_k2", "lora"]
     assert all(r["predict_s"] > 0 for r in rows)
     assert [r["fit_s"] > 0 for r in rows] == [False, False, False, True]  # only training takes fitting time
     assert not (tmp_path / "runs").exists()

@@ -65,9 +65,9 @@ def test_data_check_with_length_check_loads_no_model_weights(tmp_path):
     assert not (home / "models").exists() or not any((home / "models").rglob("*.safetensors"))
 
 
-def test_methods_lists_every_method_a_config_accepts(capsys):
-    from tunewise.config import ALL_METHODS
+def test_methods_lists_every_rung_and_method_a_config_accepts(capsys):
+    from tunewise.config import ALL_METHODS, RungName
 
     assert main(["methods"]) == 0
-    listed = [line.split()[0] for line in capsys.readouterr().out.splitlines() if line and not line.startswith("default")]
-    assert listed == ALL_METHODS
+    listed = [line.split()[0] for line in capsys.readouterr().out.splitlines() if line.startswith("  ")]
+    assert listed == [*RungName.__args__, *ALL_METHODS]

@@ -78,7 +78,7 @@ def test_every_shipped_yaml_builds_its_plan_without_loading_a_model(path):
 
     config = load_config(path)
     task = Task("classification", ["a", "b"], "accuracy", "Pick a or b.")
-    names = [rung.name for rung in build_plan(config, task)]
+    names = [rung.name for rung in build_plan(config, task, [])]
     for method in planned_methods(config):
         assert any(name == method or name.startswith("lora_r") for name in names), (method, names)
     if config.dapt.text is not None:

@@ -56,3 +56,23 @@ def test_ids_and_texts_are_unique_and_texts_not_empty(records):
 
 def test_labels_are_snake_case(records):
     assert all(r["label"].replace("_", "").isalpha() and r["label"].islower() for r in records)
+
+
+# ---------------------------------------------------------------- the multi-task example's second task
+
+ORDERS = EXAMPLE / "orders.jsonl"
+
+
+def test_orders_regenerate_byte_for_byte_and_never_repeat_a_routing_ticket(tmp_path):
+    with example_script(EXAMPLE / "generate_orders.py") as module:
+        out = tmp_path / "orders.jsonl"
+        assert module.main(["--out", str(out)]) == 0
+        assert out.read_bytes() == ORDERS.read_bytes(), "orders.jsonl is stale: run generate_orders.py"
+        key = module._key
+    orders = [json.loads(line) for line in ORDERS.read_text(encoding="utf-8").splitlines()]
+    tickets = {key(json.loads(line)["text"]) for line in DATA.read_text(encoding="utf-8").splitlines()}
+    assert not [o["id"] for o in orders if key(o["prompt"]) in tickets]
+    assert len({key(o["prompt"]) for o in orders}) == len(orders)
+    with_order = [o for o in orders if o["completion"] != "none"]
+    assert len(with_order) == len(orders) // 2
+    assert all(o["completion"] in o["prompt"] for o in with_order)  # copied exactly as written

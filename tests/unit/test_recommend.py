@@ -19,12 +19,12 @@ def test_clear_winner_is_recommended_with_the_gap():
 
 def test_cheaper_rung_wins_when_intervals_overlap():
     results = [_rung("zero_shot", "prompting", 0.80, 0.75, 0.85, predict_s=5),
-               _rung("few_shot_k3", "prompting", 0.82, 0.77, 0.87, predict_s=20),
+               _rung("few_shot_balanced_k3", "prompting", 0.82, 0.77, 0.87, predict_s=20),
                _rung("lora", "fine-tuning", 0.84, 0.80, 0.88, fit_s=300, disk=10_000_000)]
     rec = recommend(results, "accuracy")
     assert rec.rung == "zero_shot"
     assert rec.best_rung == "lora"
-    assert set(rec.tied_with_best) == {"zero_shot", "few_shot_k3", "lora"}
+    assert set(rec.tied_with_best) == {"zero_shot", "few_shot_balanced_k3", "lora"}
     assert "no training" in rec.reason
 
 

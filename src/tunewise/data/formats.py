@@ -120,17 +120,20 @@ def to_example(record: Mapping[str, Any], fmt: str, cfg: DataConfig, where: Wher
 
 def _example_id(record: Mapping[str, Any], cfg: DataConfig, where: Where, errors: list[Problem]) -> str:
     """The user's id (numbers allowed) or '<file stem>:<line>'."""
+    return record_id(record, cfg.id_field, where, errors)
+
+
+def record_id(record: Mapping[str, Any], field: str, where: Where, errors: list[Problem]) -> str:
+    """The record's `field` as an id (a non-empty string or a whole number), else '<file stem>:<line>'."""
     default = f"{Path(where.file).stem}:{where.line}"
-    if cfg.id_field not in record:
+    if field not in record:
         return default
-    value = record[cfg.id_field]
+    value = record[field]
     if isinstance(value, bool) or not isinstance(value, (str, int)):
-        errors.append(
-            where.problem(cfg.id_field, "wrong_type", f"expected a string or whole number, got {type_name(value)}")
-        )
+        errors.append(where.problem(field, "wrong_type", f"expected a string or whole number, got {type_name(value)}"))
         return default
     if isinstance(value, str) and not value.strip():
-        errors.append(where.problem(cfg.id_field, "empty_text", "expected a non-empty id"))
+        errors.append(where.problem(field, "empty_text", "expected a non-empty id"))
         return default
     return str(value)
 

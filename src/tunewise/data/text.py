@@ -1,19 +1,33 @@
-"""Raw domain text for continued pretraining: a JSONL file with a `text` field per line, or a folder of .txt/.md files.
+"""Documents and raw domain text: a JSONL file with a `text` field per line, or a folder of .txt/.md files.
 
 Every problem (file, line, field) is found before any compute and raised together as one DataError.
 """
 from __future__ import annotations
 
+from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 
-from tunewise.data.formats import Where, type_name
+from tunewise.data.formats import Where, record_id, type_name
 from tunewise.data.load import LoadedFile, _jsonl_records
 from tunewise.errors import DataError, Problem
+from tunewise.records import Example
 
 TEXT_SUFFIXES = (".txt", ".md")  # what a folder of documents is read for; every other file is ignored
 TEXT_FIELD = "text"  # the field of a JSONL record that holds one document
+ID_FIELD = "id"  # the optional field of a JSONL record that names its document
 TITLE = "domain text problem(s)"
+DOCUMENTS_TITLE = "document problem(s)"
 EXPECTED = "expected a JSONL file with a `text` field per line or a folder of .txt/.md files"
+
+
+@dataclass(frozen=True)
+class Document:
+    """One document of a knowledge source (or of domain text): a stable id, its text and where it came from."""
+
+    id: str  # folder: relative path without suffix ("billing/refunds"); JSONL: the `id` field, else "<stem>:<line>"
+    text: str
+    source: str  # the file; "<file>:<line>" for a JSONL record
 
 
 def load_domain_text(path: Path | str) -> list[str]:
@@ -31,19 +45,79 @@ def load_domain_text(path: Path | str) -> list[str]:
 
 def read_domain_text(path: Path) -> tuple[list[str], list[Problem]]:
     """(documents, problems) without raising: for reports that list problems next to other checks."""
+    # Continued pretraining never looks at ids, so a bad or repeated id is no problem here.
+    documents, problems = _read(Path(path), ids_matter=False)
+    return [document.text for document in documents], problems
+
+
+def load_documents(path: Path | str) -> list[Document]:
+    """The documents of a folder or JSONL file (read as `load_domain_text` does); raises DataError on any problem.
+
+    Ids must be unique: a folder's `a.md` and `a.txt` both have the id `a`, and so do two JSONL records
+    with the same `id` field.
+    """
+    documents, problems = read_documents(Path(path))
+    if problems:
+        raise DataError(problems, title=DOCUMENTS_TITLE)
+    return documents
+
+
+def read_documents(path: Path) -> tuple[list[Document], list[Problem]]:
+    """(documents, problems) without raising; of documents with the same id only the first is kept."""
+    documents, problems = _read(Path(path), ids_matter=True)
+    unique, repeated = _unique_ids(documents)
+    return unique, problems + repeated
+
+
+def documents_from_examples(examples: Iterable[Example]) -> list[Document]:
+    """The training set as a knowledge source: one document per example, its user turn(s) then its answer."""
+    documents = []
+    for example in examples:
+        question = "\n".join(m["content"] for m in example.messages if m["role"] == "user")
+        documents.append(Document(example.id, f"{question}\n{example.answer}", f"{example.file}:{example.line}"))
+    return documents
+
+
+def _read(path: Path, ids_matter: bool) -> tuple[list[Document], list[Problem]]:
+    """Every document of a folder or JSONL file, and every problem found on the way."""
     if path.is_dir():
-        texts, problems = _folder_texts(path)
+        documents, problems = _folder_documents(path)
     elif not path.exists():
         message = f"the domain text path does not exist; {EXPECTED}"
-        texts, problems = [], [Problem(str(path), None, None, "not_found", message)]
+        documents, problems = [], [Problem(str(path), None, None, "not_found", message)]
     elif path.suffix.lower() in TEXT_SUFFIXES:
         message = f"{EXPECTED}; to use this file, put it in a folder and give the folder"
-        texts, problems = [], [Problem(str(path), None, None, "unknown_format", message)]
+        documents, problems = [], [Problem(str(path), None, None, "unknown_format", message)]
     else:
-        texts, problems = _jsonl_texts(path)
-    if not texts and not problems:
+        documents, problems = _jsonl_documents(path, ids_matter)
+    if not documents and not problems:
         problems.append(Problem(str(path), None, None, "no_documents", "no text found; expected at least one document"))
-    return texts, problems
+    return documents, problems
+
+
+def _unique_ids(documents: list[Document]) -> tuple[list[Document], list[Problem]]:
+    """The documents whose id was not seen before, and one `duplicate_id` problem per repeat."""
+    first: dict[str, Document] = {}
+    problems = []
+    for document in documents:
+        if document.id in first:
+            problems.append(_duplicate_id(document, first[document.id]))
+        else:
+            first[document.id] = document
+    return list(first.values()), problems
+
+
+def _duplicate_id(document: Document, first: Document) -> Problem:
+    """The problem of a document whose id an earlier document already has."""
+    file, _, line = document.source.rpartition(":")
+    if file and line.isdigit():  # a JSONL record: "<file>:<line>"
+        message = f"the id '{document.id}' is also used at {first.source}; expected a unique id per document"
+        return Problem(file, int(line), ID_FIELD, "duplicate_id", message)
+    message = (
+        f"the id '{document.id}' (the path without its suffix) is also the id of {first.source}; "
+        "expected one file per name: rename or merge one of them"
+    )
+    return Problem(document.source, None, None, "duplicate_id", message)
 
 
 # ---------------------------------------------------------------- folder
@@ -60,12 +134,12 @@ def text_files(folder: Path) -> list[Path]:
     return [folder / relative for relative in sorted(found, key=lambda p: p.as_posix())]
 
 
-def _folder_texts(folder: Path) -> tuple[list[str], list[Problem]]:
+def _folder_documents(folder: Path) -> tuple[list[Document], list[Problem]]:
     files = text_files(folder)
     if not files:
         message = f"the folder holds no {'/'.join(TEXT_SUFFIXES)} files (searched recursively); expected at least one"
         return [], [Problem(str(folder), None, None, "no_documents", message)]
-    texts: list[str] = []
+    documents: list[Document] = []
     problems: list[Problem] = []
     for path in files:
         raw = path.read_bytes()
@@ -77,23 +151,26 @@ def _folder_texts(folder: Path) -> tuple[list[str], list[Problem]]:
             problems.append(Problem(str(path), line, None, "bad_encoding", message))
             continue
         if text.strip():
-            texts.append(text)
-    return texts, problems
+            document_id = path.relative_to(folder).with_suffix("").as_posix()
+            documents.append(Document(document_id, text, str(path)))
+    return documents, problems
 
 
 # ---------------------------------------------------------------- JSONL
 
 
-def _jsonl_texts(path: Path) -> tuple[list[str], list[Problem]]:
+def _jsonl_documents(path: Path, ids_matter: bool) -> tuple[list[Document], list[Problem]]:
     """Lines are read by the examples' JSONL reader, so its problems (and their wording) are the same here."""
     loaded = LoadedFile(str(path))
     records = _jsonl_records(path.read_bytes(), loaded)  # bad_encoding, bad_json, not_an_object go to loaded.errors
-    texts: list[str] = []
+    documents: list[Document] = []
     for line, record in records:
-        text = _record_text(record, Where(str(path), line), loaded.errors)
+        where = Where(str(path), line)
+        text = _record_text(record, where, loaded.errors)
+        document_id = record_id(record, ID_FIELD, where, loaded.errors if ids_matter else [])
         if text is not None:
-            texts.append(text)
-    return texts, loaded.errors
+            documents.append(Document(document_id, text, f"{path}:{line}"))
+    return documents, loaded.errors
 
 
 def _record_text(record: dict, where: Where, problems: list[Problem]) -> str | None:

@@ -23,6 +23,11 @@ _ITEM_SCORES = {
 }
 
 
+def item_correct(task_type: str, prediction: str, reference: str) -> bool:
+    """Whether one prediction is right: equal label (classification), equal normalised answer (generation)."""
+    return bool(_ITEM_SCORES["accuracy" if task_type == "classification" else "exact_match"](prediction, reference))
+
+
 def resample_indices(n_items: int, n_resamples: int, seed: int) -> np.ndarray:
     """(n_resamples, n_items) item indices drawn with replacement."""
     return np.random.default_rng(seed).integers(0, n_items, size=(n_resamples, n_items))

@@ -10,7 +10,6 @@ import json
 import sys
 import time
 import warnings
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -24,12 +23,13 @@ from sklearn.linear_model import LogisticRegression
 from tunewise.config import Config
 from tunewise.cost import count_parameters
 from tunewise.errors import ModelError, TrainingError
-from tunewise.evaluate.likelihood import padded
 from tunewise.io import write_json
 from tunewise.models.chat_template import prompt_ids, truncate_prompt
+from tunewise.models.embed import embed_sequences, l2_normalised
 from tunewise.models.load import load_causal_lm, load_encoder
+from tunewise.predict import context_length
 from tunewise.progress import progress_printer
-from tunewise.prompting.templates import demo_order, zero_shot_messages
+from tunewise.prompting.templates import demo_order, user_text, zero_shot_messages
 from tunewise.records import Example, Prediction
 from tunewise.rung import FitInfo
 from tunewise.task import Task, example_label
@@ -132,53 +132,6 @@ def fit_classifier(
 
 
 # ---------------------------------------------------------------- embedding
-
-
-def length_batches(lengths: list[int], batch_size: int) -> list[list[int]]:
-    """Indices grouped into batches of similar length (less padding); the caller puts results back in order."""
-    order = sorted(range(len(lengths)), key=lambda i: lengths[i])
-    return [order[start : start + batch_size] for start in range(0, len(order), batch_size)]
-
-
-def mean_pool(hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """(B, H) fp32 mean of hidden (B, T, H) over the positions where mask (B, T) is 1."""
-    weights = mask.unsqueeze(-1).float()  # (B, T, 1)
-    return (hidden.float() * weights).sum(dim=1) / weights.sum(dim=1).clamp(min=1.0)
-
-
-def embed_sequences(
-    forward: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
-    seqs: list[list[int]],
-    pad_id: int,
-    device: torch.device,
-    batch_size: int,
-    progress: Callable[[int], None] | None = None,
-) -> np.ndarray:
-    """(N, H) fp32 mean-pooled embeddings of token sequences; `forward(ids, mask)` returns (B, T, H) states."""
-    if not seqs:
-        return np.zeros((0, 0), dtype=np.float32)
-    if any(len(s) == 0 for s in seqs):
-        raise ValueError("every sequence needs at least one token")
-    rows: list[np.ndarray | None] = [None] * len(seqs)
-    done = 0
-    with torch.inference_mode():
-        for batch in length_batches([len(s) for s in seqs], batch_size):
-            ids, mask = padded([seqs[i] for i in batch], "right", device, pad_id)
-            pooled = mean_pool(forward(ids, mask), mask).cpu().numpy()
-            for row, i in zip(pooled, batch):
-                rows[i] = row
-            done += len(batch)
-            if progress is not None:
-                progress(done)
-    return np.stack(rows).astype(np.float32)
-
-
-def user_text(example: Example) -> str:
-    """The content of the example's last user message (what the encoder embeds)."""
-    for message in reversed(example.messages):
-        if message["role"] == "user":
-            return message["content"]
-    raise TrainingError(f"{example.file}:{example.line}: example {example.id} has no user message to embed")
 
 
 def display_name(name: str) -> str:
@@ -325,12 +278,12 @@ class FeatureRung:
             self._forward, seqs, tokenizer.pad_token_id or 0, device, self.config.eval.batch_size, progress
         )  # the pad id only fills masked positions
         if self.source == "encoder" and len(features):
-            features /= np.maximum(np.linalg.norm(features, axis=1, keepdims=True), 1e-12)
+            features = l2_normalised(features)
         return features, sum(len(s) for s in seqs)
 
     def _token_ids(self, examples: list[Example]) -> list[list[int]]:
         """What each example embeds: the zero-shot conversation (decoder, cut from the left) or the user text."""
-        limit = min(self.config.features.max_length, _context_length(self.model))
+        limit = min(self.config.features.max_length, context_length(self.model))
         if self.source == "decoder":
             conversations = [zero_shot_messages(e, self.task.instruction) for e in examples]
             return [truncate_prompt(prompt_ids(self.tokenizer, c), limit) for c in conversations]
@@ -361,8 +314,3 @@ def _pooling_words(source: Source) -> str:
 
 def _model_field(source: Source) -> str:
     return "name" if source == "decoder" else "encoder"
-
-
-def _context_length(model) -> int:
-    """Most positions the model takes (2048 when its config does not say)."""
-    return getattr(model.config, "max_position_embeddings", None) or 2048

@@ -1,7 +1,8 @@
-"""How an example becomes a chat conversation, the same way for every rung.
+"""How an example becomes a chat conversation, the same way for every rung, in each prompt style.
 
-The task instruction goes into the system message; few-shot demonstrations are earlier user/assistant turns.
-Fine-tuned rungs train and are scored on exactly the zero-shot conversation, so only the weights differ.
+zero-shot: the task instruction is the system message (fine-tuned rungs train and are scored on exactly this
+conversation, so only the weights differ); prefix: the instruction opens the user's message instead; few-shot:
+demonstrations are earlier user/assistant turns; chain-of-thought: a cue asks for reasoning, then an answer line.
 """
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import random
 from collections import defaultdict
 from collections.abc import Sequence
 
+from tunewise.errors import TrainingError
 from tunewise.records import Example, Message
 
 
@@ -25,6 +27,32 @@ def _with_system(messages: Sequence[Message], instruction: str | None) -> list[M
 def zero_shot_messages(example: Example, instruction: str | None) -> list[Message]:
     """The instruction prompt: system instruction + the example's conversation."""
     return _with_system(example.messages, instruction)
+
+
+def prefix_messages(example: Example, instruction: str | None) -> list[Message]:
+    """The plain-instruction (prefix) prompt: the instruction opens the first user message; default system message."""
+    messages = [m for m in example.messages if m["role"] != "system"]
+    if instruction:
+        first = next(i for i, m in enumerate(messages) if m["role"] == "user")
+        messages[first] = {"role": "user", "content": f"{instruction}\n\n{messages[first]['content']}"}
+    system = [m for m in example.messages[:1] if m["role"] == "system"]
+    return [*system, *messages]
+
+
+def cot_messages(example: Example, instruction: str | None, cue: str) -> list[Message]:
+    """The zero-shot conversation with a chain-of-thought cue (prompt.cot_instruction) after the last user message."""
+    messages = zero_shot_messages(example, instruction)
+    last = max(i for i, m in enumerate(messages) if m["role"] == "user")
+    messages[last] = {"role": "user", "content": f"{messages[last]['content']}\n\n{cue}"}
+    return messages
+
+
+def user_text(example: Example) -> str:
+    """The content of the example's last user message (what an encoder embeds, what a template calls `input`)."""
+    for message in reversed(example.messages):
+        if message["role"] == "user":
+            return message["content"]
+    raise TrainingError(f"{example.file}:{example.line}: example {example.id} has no user message")
 
 
 def few_shot_messages(example: Example, demos: Sequence[Example], instruction: str | None) -> list[Message]:

@@ -4,6 +4,9 @@ Both read only the report dictionary, so `tunewise report runs/<id>` shows exact
 """
 from __future__ import annotations
 
+from tunewise.report.agreement import agreement_markdown
+from tunewise.report.svg import line_chart
+
 COLUMNS = ["rung", "metric (95% CI)", "train s", "predict s", "peak RSS", "trainable", "disk", "full/disk", "tok/s"]
 
 
@@ -26,6 +29,8 @@ def _count(n: int) -> str:
 def rung_rows(report: dict) -> list[list[str]]:
     """One row of strings per rung, in ladder order."""
     metric = report["primary_metric"]
+    prompting = best_by_kind(report).get("prompting")
+    best_prompt = prompting["name"] if prompting and len(report["rungs"]) > 1 else None
     rows = []
     for rung in report["rungs"]:
         if rung.get("skipped"):
@@ -33,8 +38,9 @@ def rung_rows(report: dict) -> list[list[str]]:
             continue
         m, c = rung["metrics"][metric], rung["cost"]
         rows.append([
-            rung["name"] + (" *" if rung["name"] == report["recommendation"]["rung"] else ""),
-            f"{m['value']:.3f} [{m['ci_low']:.3f}, {m['ci_high']:.3f}]",
+            rung["name"] + (" *" if rung["name"] == report["recommendation"]["rung"] else "")
+            + (" †" if rung["name"] == best_prompt else ""),
+            _interval(m),
             f"{c['fit_wall_s']:.1f}",
             f"{c['predict_wall_s']:.1f}",
             _size(c["peak_rss_bytes"]),
@@ -53,8 +59,13 @@ def terminal_table(report: dict) -> str:
     widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
     lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows]
     lines.insert(1, "  ".join("-" * w for w in widths))
+    section = report.get("multitask")
+    if section:
+        lines += ["", "Multi-task (single-task LoRA -> multitask LoRA, per task):"]
+        lines += [f"  {row['task']}: {row['metric']} {_interval(row['single_task'])} -> {_interval(row['multitask'])}"
+                  for row in section["rows"]]
     rec = report["recommendation"]
-    lines += ["", f"Recommendation: {rec['rung']}  (* in the table)", rec["reason"]]
+    lines += ["", f"Recommendation: {rec['rung']}  (* in the table; † best prompting rung)", rec["reason"]]
     return "\n".join(lines)
 
 
@@ -72,10 +83,10 @@ def markdown(report: dict) -> str:
         "",
         "## Rungs",
         "",
-        f"Task: {task['type']}; primary metric: {report['primary_metric']}; "
+        (f"Task: {task['type']}; primary metric: {report['primary_metric']}; "
         f"{data.get('scored_test_examples', '?')} test examples, "
-        "the same for every rung. `*` marks the recommendation. full/disk: bytes of a whole fine-tuned copy of "
-        "the base over the bytes this rung stores.",
+        "the same for every rung. `*` marks the recommendation, `†` the best prompting rung. full/disk: bytes of "
+        "a whole fine-tuned copy of the base over the bytes this rung stores."),
         "",
         "| " + " | ".join(header) + " |",
         "|" + "---|" * len(header),
@@ -88,11 +99,14 @@ def markdown(report: dict) -> str:
     metric_names = list(scored[0]["metrics"]) if scored else []
     out += ["| rung | " + " | ".join(metric_names) + " |", "|---|" + "---|" * len(metric_names)]
     for rung in scored:
-        cells = [f"{rung['metrics'][n]['value']:.3f} [{rung['metrics'][n]['ci_low']:.3f}, "
-                 f"{rung['metrics'][n]['ci_high']:.3f}]" for n in metric_names]
+        cells = [_interval(rung["metrics"][n]) for n in metric_names]
         out.append(f"| {rung['name']} | " + " | ".join(cells) + " |")
+    out += prompting_markdown(report)
+    out += retrieval_markdown(report)
     out += ["", "## Rungs in words", ""]
-    out += [f"- `{r['name']}` ({r['kind']}): {r['description']}" for r in report["rungs"]]
+    for r in report["rungs"]:
+        out.append(f"- `{r['name']}` ({r['kind']}): {r['description']}")
+        out += [f"  - {note}" for note in r.get("notes") or []]
     for rung in report["rungs"]:
         t = rung.get("training")
         if t and "curve" in t:  # trained in the loop (feature-based rungs fit a solver instead)
@@ -100,10 +114,10 @@ def markdown(report: dict) -> str:
                 "",
                 f"## Training: {rung['name']}",
                 "",
-                f"{t['steps']} optimizer steps ({t['epochs_done']:.2f} epochs), best validation loss "
+                (f"{t['steps']} optimizer steps ({t['epochs_done']:.2f} epochs), best validation loss "
                 f"{t['best_val_loss']:.4f} at step {t['best_step']}, early stop: {t['stopped_early']}; "
                 f"{t['real_tokens']:,} real tokens at {t['tokens_per_s']:.0f} tokens/s "
-                f"({t['wall_s']:.0f} s).",
+                f"({t['wall_s']:.0f} s)."),
                 "",
                 "| step | train loss | val loss |",
                 "|---|---|---|",
@@ -111,10 +125,126 @@ def markdown(report: dict) -> str:
             train_loss = {p["step"]: p.get("loss") for p in t["curve"] if p.get("loss") is not None}
             out += [f"| {p['step']} | {_loss(train_loss.get(p['step']))} | {_loss(p['val_loss'])} |"
                     for p in t["curve"] if p.get("val_loss") is not None]
+    out += agreement_markdown(report.get("agreement"))
+    out += multitask_markdown(report)
     out += ["", "## Data", "", "```json", _json(data_overview(data)), "```", "",
             "## Reproduce", "", f"`tunewise run {report['run_dir']}/config.yaml` (seed {report['config']['seed']}).",
             ""]
     return "\n".join(out)
+
+
+def k_sweep(report: dict) -> dict[str, list[tuple[int, float, float, float]]]:
+    """Per demo selection: (k, value, ci_low, ci_high) of the primary metric, zero_shot as k=0 of every curve."""
+    metric = report["primary_metric"]
+    scored = [r for r in report["rungs"] if not r.get("skipped")]
+    zero = next((r for r in scored if r["name"] == "zero_shot"), None)
+    curves: dict[str, list[tuple[int, float, float, float]]] = {}
+    for rung in scored:
+        prompt = rung.get("prompt") or {}
+        if prompt.get("style") == "few_shot":
+            m = rung["metrics"][metric]
+            curves.setdefault(prompt["selection"], []).append((prompt["k"], m["value"], m["ci_low"], m["ci_high"]))
+    if zero is not None:
+        m = zero["metrics"][metric]
+        for points in curves.values():
+            points.append((0, m["value"], m["ci_low"], m["ci_high"]))
+    return {name: sorted(points) for name, points in curves.items()}
+
+
+def k_sweep_svg(report: dict) -> str | None:
+    """The k-sweep as an SVG line chart (None without few-shot rungs)."""
+    curves = k_sweep(report)
+    if not curves:
+        return None
+    metric = report["primary_metric"]
+    return line_chart(curves, f"{metric} by number of demonstrations", "k (demonstrations)", f"{metric} (95% CI)")
+
+
+def best_by_kind(report: dict) -> dict[str, dict]:
+    """The highest-scoring scored rung of each kind (prompting, fine-tuning, retrieval...)."""
+    metric = report["primary_metric"]
+    best: dict[str, dict] = {}
+    for rung in report["rungs"]:
+        if rung.get("skipped"):
+            continue
+        if rung["kind"] not in best or rung["metrics"][metric]["value"] > best[rung["kind"]]["metrics"][metric]["value"]:
+            best[rung["kind"]] = rung
+    return best
+
+
+def prompting_markdown(report: dict) -> list[str]:
+    """The best prompting rung against the best fine-tuned one, and the k-sweep table (with its chart)."""
+    metric = report["primary_metric"]
+    best = best_by_kind(report)
+    out = []
+    if "prompting" in best:
+        p = best["prompting"]
+        out += ["", "## Prompting", "",
+                f"Best prompting rung: **`{p['name']}`**, {metric} {_interval(p['metrics'][metric])}."]
+        if "fine-tuning" in best:
+            f = best["fine-tuning"]
+            gap = f["metrics"][metric]["value"] - p["metrics"][metric]["value"]
+            overlap = (f["metrics"][metric]["ci_low"] <= p["metrics"][metric]["ci_high"]
+                       and p["metrics"][metric]["ci_low"] <= f["metrics"][metric]["ci_high"])
+            verdict = "the intervals overlap" if overlap else "the intervals do not overlap"
+            out.append(f"Best fine-tuned rung: `{f['name']}`, {_interval(f['metrics'][metric])}: "
+                       f"{gap * 100:+.1f} points over the best prompt ({verdict}).")
+    curves = k_sweep(report)
+    if curves:
+        ks = sorted({k for points in curves.values() for k, *_ in points})
+        out += ["", f"### k-sweep ({metric} by number of demonstrations; k=0 is zero_shot)", "",
+                "![k-sweep](k_sweep.svg)", "",
+                "| k | " + " | ".join(curves) + " |", "|---|" + "---|" * len(curves)]
+        for k in ks:
+            cells = [next((_interval({"value": v, "ci_low": lo, "ci_high": hi}) for kk, v, lo, hi in points
+                           if kk == k), "-") for points in curves.values()]
+            out.append(f"| {k} | " + " | ".join(cells) + " |")
+    return out
+
+
+def retrieval_markdown(report: dict) -> list[str]:
+    """recall@k of each retrieval-augmented rung, where the data carries gold source ids."""
+    rows = [r for r in report["rungs"] if r.get("retrieval") and r["retrieval"].get("with_gold")]
+    if not rows:
+        return []
+    ks = [key for key in rows[0]["retrieval"] if key.startswith("recall@")]
+    out = ["", "## Retrieval", "",
+           (f"Share of test questions with a gold source among the first k retrieved chunks "
+           f"({rows[0]['retrieval']['with_gold']} questions carry gold source ids)."), "",
+           "| rung | retriever | " + " | ".join(ks) + " |", "|---|---|" + "---|" * len(ks)]
+    for rung in rows:
+        cells = [_interval(rung["retrieval"][k]) for k in ks]
+        out.append(f"| {rung['name']} | {rung['retrieval']['retriever']} | " + " | ".join(cells) + " |")
+    return out
+
+
+def multitask_markdown(report: dict) -> list[str]:
+    """The multi-task section: the mixture, then per task one LoRA per task next to the mixture's one LoRA."""
+    section = report.get("multitask")
+    if not section:
+        return []
+    mixture = ", ".join(f"{m['task']} {m['share']:.0%} ({m['train_examples']} train, weight {m['weight']:g})"
+                        for m in section["mixture"])
+    out = [
+        "",
+        "## Multi-task",
+        "",
+        (f"The `multitask` rung trains one LoRA on a mixture of every task (each with its own instruction): "
+        f"{mixture}. Each task is scored on its own test set; `single-task` is a LoRA trained on that task "
+        f"alone (for `{section['main_task']}`, this run's task, the `lora` rung)."),
+        "",
+        "| task | metric | single-task LoRA (95% CI) | multitask LoRA (95% CI) | difference |",
+        "|---|---|---|---|---|",
+    ]
+    for row in section["rows"]:
+        diff = "-" if row["difference"] is None else f"{row['difference'] * 100:+.1f} points"
+        out.append(f"| {row['task']} | {row['metric']} | {_interval(row['single_task'])} | "
+                   f"{_interval(row['multitask'])} | {diff} |")
+    return out
+
+
+def _interval(m: dict | None) -> str:
+    return "-" if m is None else f"{m['value']:.3f} [{m['ci_low']:.3f}, {m['ci_high']:.3f}]"
 
 
 def _loss(v) -> str:
