@@ -6,7 +6,9 @@ user's cache (~/.cache/tunewise, or $TUNEWISE_HOME) so it happens once per machi
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
+import random
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -114,3 +116,19 @@ def example_script(path: Path) -> Iterator[ModuleType]:
         yield module
     finally:
         sys.modules.pop(spec.name, None)
+
+
+# A tiny classification task: a word (and a random number) -> the word's class.
+WORD_LABELS = {"red": "colour", "blue": "colour", "cat": "animal", "dog": "animal", "oak": "tree", "elm": "tree"}
+
+
+def write_word_labels(path: Path, n: int = 90, seed: int = 0) -> Path:
+    """A JSONL classification file of `n` records {"id", "text", "label"} cycling through WORD_LABELS."""
+    rng = random.Random(seed)
+    words = sorted(WORD_LABELS)
+    with open(path, "w") as f:
+        for i in range(n):
+            word = words[i % len(words)]
+            record = {"id": f"x{i}", "text": f"{word} {rng.randint(0, 999)}", "label": WORD_LABELS[word]}
+            f.write(json.dumps(record) + "\n")
+    return path

@@ -484,7 +484,7 @@ def run_rung(rung: Rung, train, val, test, task: Task, config: Config, rung_dir:
     result = RungResult(rung.name, rung.kind, getattr(rung, "description", ""), metrics, cost, info.training,
                         notes=notes, per_task=per_task or None, prompt=getattr(rung, "summary", None),
                         retrieval=getattr(rung, "retrieval", None),
-                        correct=[item_correct(task.type, p.output, e.answer) for p, e in zip(predictions, test)])
+                        correct=[item_correct(task.metric, p.output, e.answer) for p, e in zip(predictions, test)])
     write_json(rung_dir / "metrics.json", {"metrics": metrics, "cost": cost} | ({"per_task": per_task} if per_task else {}))
     if info.training:
         write_json(rung_dir / "training.json", info.training)

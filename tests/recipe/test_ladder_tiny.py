@@ -1,27 +1,16 @@
 """The whole ladder on a tiny random llama saved as a local HF directory: report shape, reproducibility."""
 import json
-import random
 
+from conftest import write_word_labels
 from peft import PeftModel
 from transformers import AutoModelForCausalLM
 
 from tunewise import api
 from tunewise.config import load_config
 
-LABELS = {"red": "colour", "blue": "colour", "cat": "animal", "dog": "animal", "oak": "tree", "elm": "tree"}
-
-
-def _write_data(path, n=90, seed=0):
-    rng = random.Random(seed)
-    words = sorted(LABELS)
-    with open(path, "w") as f:
-        for i in range(n):
-            word = words[i % len(words)]
-            f.write(json.dumps({"id": f"x{i}", "text": f"{word} {rng.randint(0, 999)}", "label": LABELS[word]}) + "\n")
-
 
 def _config(tmp_path, model_dir):
-    _write_data(tmp_path / "data.jsonl")
+    write_word_labels(tmp_path / "data.jsonl")
     (tmp_path / "tunewise.yaml").write_text(
         f"""
 task: {{type: classification}}

@@ -7,6 +7,7 @@ import random
 
 import pytest
 import torch
+from conftest import write_word_labels
 
 from tunewise import api
 from tunewise.config import load_config
@@ -17,18 +18,8 @@ from tunewise.task import Task
 from tunewise.train.batching import collate
 from tunewise.train.loss import answer_loss
 
-LABELS = {"red": "colour", "blue": "colour", "cat": "animal", "dog": "animal", "oak": "tree", "elm": "tree"}
 SIZES = {"big": "large", "huge": "large", "small": "little", "tiny": "little"}
 SIZE_INSTRUCTION = "Say how large the thing is."
-
-
-def _write_main(path, n=90, seed=0):
-    rng = random.Random(seed)
-    words = sorted(LABELS)
-    with open(path, "w") as f:
-        for i in range(n):
-            word = words[i % len(words)]
-            f.write(json.dumps({"id": f"x{i}", "text": f"{word} {rng.randint(0, 999)}", "label": LABELS[word]}) + "\n")
 
 
 def _write_size(path, n=60, seed=1):
@@ -41,7 +32,7 @@ def _write_size(path, n=60, seed=1):
 
 
 def _config(tmp_path, model_dir, methods="[multitask]"):
-    _write_main(tmp_path / "main.jsonl")
+    write_word_labels(tmp_path / "main.jsonl")
     _write_size(tmp_path / "size.jsonl")
     (tmp_path / "tunewise.yaml").write_text(
         f"""

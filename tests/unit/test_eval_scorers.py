@@ -54,7 +54,7 @@ def test_compute_metrics_per_task_type():
     # a: TP1 FP1 FN0 -> 2/3; b: TP1 FP0 FN1 -> 2/3
     assert cls["macro_f1"] == pytest.approx(2 / 3)
     gen = compute_metrics("generation", None, ["Paris"], ["paris."])
-    assert gen == {"exact_match": 1.0, "token_f1": 1.0}
+    assert gen == {"exact_match": 1.0, "token_f1": 1.0, "contains": 1.0}
     with pytest.raises(ValueError, match="task type"):
         compute_metrics("ranking", None, [], [])
 
@@ -62,3 +62,13 @@ def test_compute_metrics_per_task_type():
 def test_length_mismatch_is_an_error():
     with pytest.raises(ValueError, match="one per test item"):
         accuracy(["a"], ["a", "b"])
+
+
+def test_contains_by_hand():
+    from tunewise.evaluate.scorers import contains, contains_one
+
+    assert contains_one("The lamp keeps 12% of its output.", "12 %")  # normalised: '12' in the sentence
+    assert contains_one("Open Me > Devices > Erase garden, then confirm", "Me > Devices > Erase garden")
+    assert not contains_one("It keeps 125 lumens", "12")  # whole words only
+    assert not contains_one("anything", "")  # an empty reference is never contained
+    assert contains(["The answer is amber light", "blue", "no idea"], ["amber", "Blue", "red"]) == pytest.approx(2 / 3)

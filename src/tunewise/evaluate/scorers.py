@@ -1,4 +1,4 @@
-"""Task metrics: accuracy and macro-F1 for classification, exact match and token F1 for generation.
+"""Task metrics: accuracy and macro-F1 for classification; exact match, token F1 and answer-contained for generation.
 
 Generation metrics use SQuAD-style normalisation (lowercase, no punctuation, no articles, single spaces).
 """
@@ -47,6 +47,21 @@ def exact_match(predictions: Sequence[str], references: Sequence[str]) -> float:
     return float(np.mean([normalize_answer(p) == normalize_answer(r) for p, r in zip(predictions, references)]))
 
 
+def contains_one(prediction: str, reference: str) -> bool:
+    """Whether the normalised reference occurs in the normalised prediction as whole words (an empty one never)."""
+    ref = normalize_answer(reference)
+    return bool(ref) and f" {ref} " in f" {normalize_answer(prediction)} "
+
+
+def contains(predictions: Sequence[str], references: Sequence[str]) -> float:
+    """Fraction of predictions that contain their reference answer (the usual RAG 'has answer' accuracy).
+
+    Lenient where exact match is strict: a model that answers in a sentence still scores when the fact is in it.
+    """
+    _check_lengths(predictions, references)
+    return float(np.mean([contains_one(p, r) for p, r in zip(predictions, references)])) if references else 0.0
+
+
 def token_f1_one(prediction: str, reference: str) -> float:
     """F1 of the normalised tokens shared by one prediction and its reference (two empty answers score 1)."""
     pred, ref = normalize_answer(prediction).split(), normalize_answer(reference).split()
@@ -70,7 +85,7 @@ def metric_functions(task_type: str, labels: Sequence[str] | None = None) -> dic
     if task_type == "classification":
         return {"accuracy": accuracy, "macro_f1": lambda p, r: macro_f1(p, r, labels)}
     if task_type == "generation":
-        return {"exact_match": exact_match, "token_f1": token_f1}
+        return {"exact_match": exact_match, "token_f1": token_f1, "contains": contains}
     raise ValueError(f"unknown task type {task_type!r}; expected 'classification' or 'generation'")
 
 

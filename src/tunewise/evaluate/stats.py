@@ -10,6 +10,7 @@ import numpy as np
 
 from tunewise.evaluate.scorers import (
     Metric,
+    contains_one,
     metric_functions,
     normalize_answer,
     token_f1_one,
@@ -20,12 +21,19 @@ _ITEM_SCORES = {
     "accuracy": lambda p, r: float(p == r),
     "exact_match": lambda p, r: float(normalize_answer(p) == normalize_answer(r)),
     "token_f1": token_f1_one,
+    "contains": lambda p, r: float(contains_one(p, r)),
 }
 
 
-def item_correct(task_type: str, prediction: str, reference: str) -> bool:
-    """Whether one prediction is right: equal label (classification), equal normalised answer (generation)."""
-    return bool(_ITEM_SCORES["accuracy" if task_type == "classification" else "exact_match"](prediction, reference))
+def right_means(metric: str) -> str:
+    """The yes/no per-item metric behind a primary metric: itself (accuracy, exact_match, contains), accuracy for
+    macro_f1, exact_match for token_f1."""
+    return {"macro_f1": "accuracy", "token_f1": "exact_match"}.get(metric, metric)
+
+
+def item_correct(metric: str, prediction: str, reference: str) -> bool:
+    """Whether one prediction is right by the task's primary metric (see `right_means`)."""
+    return bool(_ITEM_SCORES[right_means(metric)](prediction, reference))
 
 
 def resample_indices(n_items: int, n_resamples: int, seed: int) -> np.ndarray:

@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 
+from tunewise.evaluate.stats import right_means
 from tunewise.records import Example
 
 MAX_GROUPS = 40  # rows of the per-group table kept in the report
@@ -39,6 +40,7 @@ def agreement(results: Sequence, test: Sequence[Example], metric: str, group_fie
     patterns = Counter(tuple(correct[n][i] for n in names) for i in range(len(test)))
     section = {
         "rungs": names,
+        "right_means": right_means(metric),
         "patterns": [{"right": [n for n, ok in zip(names, key) if ok], "examples": count}
                      for key, count in sorted(patterns.items(), key=lambda kv: -kv[1])],
         "only": {n: sum(correct[n][i] and not any(correct[m][i] for m in names if m != n) for i in range(len(test)))
@@ -83,7 +85,7 @@ def agreement_markdown(section: dict | None) -> list[str]:
     names = section["rungs"]
     out = ["", "## Who gets what right", "",
            (f"Test examples by which of {', '.join(f'`{n}`' for n in names)} answer them correctly "
-           "(exact match for generation)."), "",
+           f"(right = {section['right_means']})."), "",
            "| right with | examples |", "|---|---|"]
     out += [f"| {', '.join(p['right']) or 'none of them'} | {p['examples']} |" for p in section["patterns"]]
     out += ["", "Right with one rung only: " + ", ".join(f"`{n}` {k}" for n, k in section["only"].items()) + "."]
