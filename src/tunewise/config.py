@@ -349,7 +349,7 @@ MethodName = Literal[
     "multitask", "full", "qlora", "rag_lora",
 ]
 ALL_METHODS: list[str] = list(MethodName.__args__)
-# The demo's plan: LoRA next to the prompting rungs (about 10 minutes on 2 cores); `plan: thorough` runs them all.
+# The demo's plan: LoRA next to the prompting rungs (LoRA trains in about 6 minutes on 2 cores); `plan: thorough` runs them all.
 DEFAULT_METHODS = ["lora"]
 METHOD_SUMMARIES = {
     "features": "frozen decoder, mean-pooled hidden states -> logistic regression (classification)",

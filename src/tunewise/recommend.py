@@ -59,8 +59,8 @@ def _reason(pick: RungResult, best: RungResult, tied, others, metric: str) -> st
         runner = max(others, key=lambda r: _interval(r, metric)[0])
         gap = _interval(pick, metric)[0] - _interval(runner, metric)[0]
         parts.append(
-            f"It beats the best rung outside that tie, {runner.name} ({_fmt(runner, metric)}), by "
-            f"{gap * 100:.1f} points, and the intervals do not overlap."
+            f"The best rung outside that tie is {runner.name} ({_fmt(runner, metric)}), {gap * 100:.1f} points "
+            f"below {pick.name}; its interval does not reach {best.name}'s."
         )
     if pick.kind == "prompting":
         parts.append("It needs no training and nothing stored beyond the base model.")
