@@ -125,8 +125,8 @@ class PromptConfig(_Section):
 class RagConfig(_Section):
     documents: Path | None = Field(
         None,
-        description="the knowledge source: a folder of .txt/.md files or a JSONL file with a `text` field (and an "
-        "optional `id`) per line; empty: the training examples themselves",
+        description="the knowledge source: a folder of .txt/.md files (one document each; .jsonl files in it: one per "
+        "line) or a JSONL file with a `text` field (and an optional `id`) per line; empty: the training examples",
     )
     retrievers: list[Literal["dense", "bm25", "hybrid"]] = Field(
         ["dense", "bm25", "hybrid"],
@@ -280,7 +280,7 @@ class ClassifierConfig(_Section):
 
 class DaptConfig(_Section):
     text: Path | None = Field(
-        None, description="domain text: a JSONL file with a `text` field per line, or a folder of .txt/.md files"
+        None, description="domain text: a JSONL file with a `text` field per line, or a folder of .txt/.md/.jsonl files"
     )
     block_size: int = Field(256, ge=16, description="tokens per training block cut from the domain text")
     epochs: float = Field(1.0, gt=0, description="passes over the domain text before the supervised LoRA")

@@ -102,3 +102,18 @@ def test_examples_become_documents_of_user_turns_and_answer():
         Document("t1", "Where is my order?\nIt ships tomorrow.", "train.jsonl:4"),
         Document("t2", "Hi\nRefund please\nDone.", "train.jsonl:9"),
     ]
+
+
+def test_a_folder_may_hold_jsonl_files_with_a_document_per_line(tmp_path):
+    write(tmp_path / "guide.md", "Read me first.")
+    write(tmp_path / "faq" / "billing.jsonl",
+          json.dumps({"text": "Invoices are monthly."}) + "\n" + json.dumps({"id": "vat", "text": "VAT 20%."}) + "\n")
+    documents = load_documents(tmp_path)
+    assert [(d.id, d.text) for d in documents] == [
+        ("faq/billing:1", "Invoices are monthly."), ("vat", "VAT 20%."), ("guide", "Read me first."),
+    ]
+    assert documents[0].source == f"{tmp_path / 'faq' / 'billing.jsonl'}:1"
+    write(tmp_path / "faq" / "more.jsonl", '{"id": "vat", "text": 5}\n')
+    with pytest.raises(DataError) as err:
+        load_documents(tmp_path)
+    assert "more.jsonl:1: text: wrong_type" in str(err.value)

@@ -13,12 +13,13 @@ from tunewise.data.load import LoadedFile, _jsonl_records
 from tunewise.errors import DataError, Problem
 from tunewise.records import Example
 
-TEXT_SUFFIXES = (".txt", ".md")  # what a folder of documents is read for; every other file is ignored
+TEXT_SUFFIXES = (".txt", ".md")  # files of a folder that are one document each
+JSONL_SUFFIX = ".jsonl"  # files of a folder with one document per line (a `text` field)
 TEXT_FIELD = "text"  # the field of a JSONL record that holds one document
 ID_FIELD = "id"  # the optional field of a JSONL record that names its document
 TITLE = "domain text problem(s)"
 DOCUMENTS_TITLE = "document problem(s)"
-EXPECTED = "expected a JSONL file with a `text` field per line or a folder of .txt/.md files"
+EXPECTED = "expected a JSONL file with a `text` field per line or a folder of .txt/.md/.jsonl files"
 
 
 @dataclass(frozen=True)
@@ -81,7 +82,7 @@ def documents_from_examples(examples: Iterable[Example]) -> list[Document]:
 def _read(path: Path, ids_matter: bool) -> tuple[list[Document], list[Problem]]:
     """Every document of a folder or JSONL file, and every problem found on the way."""
     if path.is_dir():
-        documents, problems = _folder_documents(path)
+        documents, problems = _folder_documents(path, ids_matter)
     elif not path.exists():
         message = f"the domain text path does not exist; {EXPECTED}"
         documents, problems = [], [Problem(str(path), None, None, "not_found", message)]
@@ -124,24 +125,31 @@ def _duplicate_id(document: Document, first: Document) -> Problem:
 
 
 def text_files(folder: Path) -> list[Path]:
-    """The .txt/.md files under `folder`, recursively, sorted by relative path; hidden files and folders skipped."""
+    """The .txt/.md/.jsonl files under `folder`, recursively, sorted by relative path; hidden ones skipped."""
     found = []
     for path in folder.rglob("*"):
         relative = path.relative_to(folder)
         hidden = any(part.startswith(".") for part in relative.parts)
-        if path.is_file() and path.suffix.lower() in TEXT_SUFFIXES and not hidden:
+        if path.is_file() and path.suffix.lower() in (*TEXT_SUFFIXES, JSONL_SUFFIX) and not hidden:
             found.append(relative)
     return [folder / relative for relative in sorted(found, key=lambda p: p.as_posix())]
 
 
-def _folder_documents(folder: Path) -> tuple[list[Document], list[Problem]]:
+def _folder_documents(folder: Path, ids_matter: bool) -> tuple[list[Document], list[Problem]]:
     files = text_files(folder)
     if not files:
-        message = f"the folder holds no {'/'.join(TEXT_SUFFIXES)} files (searched recursively); expected at least one"
+        kinds = "/".join((*TEXT_SUFFIXES, JSONL_SUFFIX))
+        message = f"the folder holds no {kinds} files (searched recursively); expected at least one"
         return [], [Problem(str(folder), None, None, "no_documents", message)]
     documents: list[Document] = []
     problems: list[Problem] = []
     for path in files:
+        if path.suffix.lower() == JSONL_SUFFIX:
+            # Lines without their own id are named by the file's path in the folder: 'faq/billing:3'.
+            found, found_problems = _jsonl_documents(path, ids_matter, path.relative_to(folder).with_suffix(""))
+            documents += found
+            problems += found_problems
+            continue
         raw = path.read_bytes()
         try:
             text = raw.decode("utf-8-sig")
@@ -159,8 +167,11 @@ def _folder_documents(folder: Path) -> tuple[list[Document], list[Problem]]:
 # ---------------------------------------------------------------- JSONL
 
 
-def _jsonl_documents(path: Path, ids_matter: bool) -> tuple[list[Document], list[Problem]]:
-    """Lines are read by the examples' JSONL reader, so its problems (and their wording) are the same here."""
+def _jsonl_documents(path: Path, ids_matter: bool, name: Path | None = None) -> tuple[list[Document], list[Problem]]:
+    """Lines are read by the examples' JSONL reader, so its problems (and their wording) are the same here.
+
+    A line without an `id` is '<name>:<line>' (name: the file's stem, or its path inside a folder of documents).
+    """
     loaded = LoadedFile(str(path))
     records = _jsonl_records(path.read_bytes(), loaded)  # bad_encoding, bad_json, not_an_object go to loaded.errors
     documents: list[Document] = []
@@ -168,6 +179,8 @@ def _jsonl_documents(path: Path, ids_matter: bool) -> tuple[list[Document], list
         where = Where(str(path), line)
         text = _record_text(record, where, loaded.errors)
         document_id = record_id(record, ID_FIELD, where, loaded.errors if ids_matter else [])
+        if name is not None and ID_FIELD not in record:
+            document_id = f"{name.as_posix()}:{line}"
         if text is not None:
             documents.append(Document(document_id, text, f"{path}:{line}"))
     return documents, loaded.errors
