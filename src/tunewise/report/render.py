@@ -181,14 +181,9 @@ def prompting_markdown(report: dict) -> list[str]:
         p = best["prompting"]
         out += ["", "## Prompting", "",
                 f"Best prompting rung: **`{p['name']}`**, {metric} {_interval(p['metrics'][metric])}."]
-        if "fine-tuning" in best:
-            f = best["fine-tuning"]
-            gap = f["metrics"][metric]["value"] - p["metrics"][metric]["value"]
-            overlap = (f["metrics"][metric]["ci_low"] <= p["metrics"][metric]["ci_high"]
-                       and p["metrics"][metric]["ci_low"] <= f["metrics"][metric]["ci_high"])
-            verdict = "the intervals overlap" if overlap else "the intervals do not overlap"
-            out.append(f"Best fine-tuned rung: `{f['name']}`, {_interval(f['metrics'][metric])}: "
-                       f"{gap * 100:+.1f} points over the best prompt ({verdict}).")
+        for kind, words in (("retrieval", "retrieval-augmented"), ("fine-tuning", "fine-tuned")):
+            if kind in best:
+                out.append(_versus(best[kind], p, metric, words))
     curves = k_sweep(report)
     if curves:
         ks = sorted({k for points in curves.values() for k, *_ in points})
@@ -216,6 +211,15 @@ def retrieval_markdown(report: dict) -> list[str]:
         cells = [_interval(rung["retrieval"][k]) for k in ks]
         out.append(f"| {rung['name']} | {rung['retrieval']['retriever']} | " + " | ".join(cells) + " |")
     return out
+
+
+def _versus(rung: dict, prompt: dict, metric: str, words: str) -> str:
+    """'Best <words> rung: ... +x points over the best prompt (the intervals overlap / do not overlap).'"""
+    m, p = rung["metrics"][metric], prompt["metrics"][metric]
+    overlap = m["ci_low"] <= p["ci_high"] and p["ci_low"] <= m["ci_high"]
+    verdict = "the intervals overlap" if overlap else "the intervals do not overlap"
+    return (f"Best {words} rung: `{rung['name']}`, {_interval(m)}: {(m['value'] - p['value']) * 100:+.1f} points "
+            f"over the best prompt ({verdict}).")
 
 
 def multitask_markdown(report: dict) -> list[str]:
