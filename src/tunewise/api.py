@@ -20,6 +20,7 @@ from tunewise import __version__
 from tunewise.config import MAIN_TASK, Config, DataConfig, TaskConfig, config_to_yaml
 from tunewise.data.text import load_documents, load_domain_text
 from tunewise.errors import DataError, TunewiseError
+from tunewise.evaluate.significance import compare
 from tunewise.io import write_json, write_text
 from tunewise.ladder import (
     build_plan,
@@ -172,6 +173,7 @@ def run(config: Config, log=print) -> LadderResult:
         },
         "environment": environment(),
     }
+    report["significance"] = paired_tests(results, task.metric, config)
     report["agreement"] = agreement(results, test, task.metric, config.eval.group_field, split.train)
     if "multitask" in planned_methods(config):
         report["multitask"] = _multitask_report(task, split, others, results, task_results, config)
@@ -220,6 +222,18 @@ def multitask_data_summary(task, split, test, others: list[TaskData], log) -> di
     for where, n in leaked.items():
         log(f"[tunewise] warning: {n} {where} (the same input, so not held out from the multitask rung)")
     return {"tasks": [t.summary for t in others], "cross_task_leakage": leaked}
+
+
+def paired_tests(results, metric: str, config: Config) -> dict | None:
+    """Every scored rung against the best one on the same test items: paired bootstrap and McNemar."""
+    scored = [r for r in results if not r.skipped and r.item_scores is not None]
+    if len(scored) < 2:
+        return None
+    best = max(scored, key=lambda r: r.metrics[metric]["value"])
+    ev = config.eval
+    rows = [{"rung": r.name, **compare(best.item_scores, r.item_scores, ev.bootstrap_samples, ev.confidence,
+                                       ev.seed).to_dict()} for r in scored if r is not best]
+    return {"best": best.name, "metric": metric, "rows": rows}
 
 
 def _multitask_report(task, split, others, results, task_results, config: Config) -> dict:

@@ -18,7 +18,7 @@ import torch
 from tunewise.config import ALL_METHODS, MAIN_TASK, Config
 from tunewise.cost import bytes_on_disk, count_parameters, measure
 from tunewise.data.text import load_domain_text
-from tunewise.evaluate.stats import item_correct, metrics_with_ci
+from tunewise.evaluate.stats import item_correct, item_score, metrics_with_ci
 from tunewise.io import write_json, write_jsonl
 from tunewise.methods import bottleneck, freeze, full, ia3, lora, prompt_learning, qlora
 from tunewise.methods.dapt import continued_pretraining
@@ -78,6 +78,7 @@ class RungResult:
     prompt: dict | None = None  # prompting rungs: style, demo selection and k, prompts shortened to fit, ...
     retrieval: dict | None = None  # rag rungs: retriever, recall@k with CIs where the data has gold source ids
     correct: list[bool] | None = field(default=None, repr=False)  # per test example (not in report.json)
+    item_scores: list[float] | None = field(default=None, repr=False)  # per test example, for paired tests
 
 
 # ---------------------------------------------------------------- shared scoring
@@ -484,7 +485,8 @@ def run_rung(rung: Rung, train, val, test, task: Task, config: Config, rung_dir:
     result = RungResult(rung.name, rung.kind, getattr(rung, "description", ""), metrics, cost, info.training,
                         notes=notes, per_task=per_task or None, prompt=getattr(rung, "summary", None),
                         retrieval=getattr(rung, "retrieval", None),
-                        correct=[item_correct(task.metric, p.output, e.answer) for p, e in zip(predictions, test)])
+                        correct=[item_correct(task.metric, p.output, e.answer) for p, e in zip(predictions, test)],
+                        item_scores=[item_score(task.metric, p.output, e.answer) for p, e in zip(predictions, test)])
     write_json(rung_dir / "metrics.json", {"metrics": metrics, "cost": cost} | ({"per_task": per_task} if per_task else {}))
     if info.training:
         write_json(rung_dir / "training.json", info.training)
@@ -526,5 +528,5 @@ def estimate_rung(rung: Rung, train, val, test, workdir: Path) -> dict:
 
 def summarise(result: RungResult) -> dict:
     """The rung as report.json stores it (without the per-example `correct` list)."""
-    summary = {k: v for k, v in dataclasses.asdict(result).items() if k != "correct"}
+    summary = {k: v for k, v in dataclasses.asdict(result).items() if k not in ("correct", "item_scores")}
     return json.loads(json.dumps(summary, default=str))

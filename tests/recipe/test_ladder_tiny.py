@@ -1,6 +1,7 @@
 """The whole ladder on a tiny random llama saved as a local HF directory: report shape, reproducibility."""
 import json
 
+import pytest
 from conftest import write_word_labels
 from peft import PeftModel
 from transformers import AutoModelForCausalLM
@@ -48,6 +49,17 @@ def test_ladder_writes_a_complete_report_and_reruns_identically(tiny_model_dir, 
     assert min(val_losses) < val_losses[0]  # training learned something
     assert report["recommendation"]["rung"] in _metrics(report)
     assert (result.run_dir / "report.md").read_text().startswith("# tunewise report")
+
+    # Paired tests: every other rung against the best, on the same items.
+    section = report["significance"]
+    best = max(report["rungs"], key=lambda r: r["metrics"]["accuracy"]["value"])
+    assert section["best"] == best["name"] and len(section["rows"]) == len(report["rungs"]) - 1
+    for row in section["rows"]:
+        other = next(r for r in report["rungs"] if r["name"] == row["rung"])
+        gap = best["metrics"]["accuracy"]["value"] - other["metrics"]["accuracy"]["value"]
+        assert row["difference"] == pytest.approx(gap) and 0 <= row["p_mcnemar"] <= 1 and 0 <= row["p_bootstrap"] <= 1
+        assert row["ci_low"] <= row["difference"] <= row["ci_high"]
+    assert "## Paired tests against" in (result.run_dir / "report.md").read_text()
 
     # Every rung scored the same test ids, and the split's ids are saved.
     data = json.loads((result.run_dir / "data.json").read_text())

@@ -31,6 +31,12 @@ def right_means(metric: str) -> str:
     return {"macro_f1": "accuracy", "token_f1": "exact_match"}.get(metric, metric)
 
 
+def item_score(metric: str, prediction: str, reference: str) -> float:
+    """One item's score for paired tests: the metric's own per-item score (accuracy, exact_match, token_f1,
+    contains), accuracy for macro_f1 (which has none)."""
+    return float(_ITEM_SCORES.get(metric, _ITEM_SCORES[right_means(metric)])(prediction, reference))
+
+
 def item_correct(metric: str, prediction: str, reference: str) -> bool:
     """Whether one prediction is right by the task's primary metric (see `right_means`)."""
     return bool(_ITEM_SCORES[right_means(metric)](prediction, reference))

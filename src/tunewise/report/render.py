@@ -125,6 +125,7 @@ def markdown(report: dict) -> str:
             train_loss = {p["step"]: p.get("loss") for p in t["curve"] if p.get("loss") is not None}
             out += [f"| {p['step']} | {_loss(train_loss.get(p['step']))} | {_loss(p['val_loss'])} |"
                     for p in t["curve"] if p.get("val_loss") is not None]
+    out += significance_markdown(report.get("significance"))
     out += agreement_markdown(report.get("agreement"))
     out += multitask_markdown(report)
     out += ["", "## Data", "", "```json", _json(data_overview(data)), "```", "",
@@ -210,6 +211,23 @@ def retrieval_markdown(report: dict) -> list[str]:
     for rung in rows:
         cells = [_interval(rung["retrieval"][k]) for k in ks]
         out.append(f"| {rung['name']} | {rung['retrieval']['retriever']} | " + " | ".join(cells) + " |")
+    return out
+
+
+def significance_markdown(section: dict | None) -> list[str]:
+    """Paired tests of every rung against the best one (same test items)."""
+    if not section:
+        return []
+    out = ["", f"## Paired tests against `{section['best']}`", "",
+           (f"Per-item {section['metric']} of the best rung minus each rung's, on the same test items: the paired "
+           "bootstrap's interval and two-sided p-value, and McNemar's exact test where items are right or wrong."),
+           "", "| rung | difference (95% CI) | p (bootstrap) | p (McNemar) | only best / only this |",
+           "|---|---|---|---|---|"]
+    for row in section["rows"]:
+        mcnemar = "-" if row["p_mcnemar"] is None else f"{row['p_mcnemar']:.3g}"
+        counts = "-" if row["a_only"] is None else f"{row['a_only']} / {row['b_only']}"
+        out.append(f"| {row['rung']} | {row['difference']:+.3f} [{row['ci_low']:+.3f}, {row['ci_high']:+.3f}] | "
+                   f"{row['p_bootstrap']:.3g} | {mcnemar} | {counts} |")
     return out
 
 
