@@ -32,7 +32,9 @@ class TaskConfig(_Section):
     labels: list[str] | None = Field(
         None, description="the label set (classification); inferred from the training split when empty"
     )
-    metric: Literal["accuracy", "macro_f1", "exact_match", "token_f1", "contains"] | None = Field(
+    metric: Literal[
+        "accuracy", "macro_f1", "exact_match", "token_f1", "contains", "bleu", "chrf", "rouge1", "rouge2", "rougeL"
+    ] | None = Field(
         None,
         description="primary metric; accuracy for classification, token_f1 for generation when empty (contains: "
         "the answer occurs in the output, for models that answer in sentences)",

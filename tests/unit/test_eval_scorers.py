@@ -54,7 +54,9 @@ def test_compute_metrics_per_task_type():
     # a: TP1 FP1 FN0 -> 2/3; b: TP1 FP0 FN1 -> 2/3
     assert cls["macro_f1"] == pytest.approx(2 / 3)
     gen = compute_metrics("generation", None, ["Paris"], ["paris."])
-    assert gen == {"exact_match": 1.0, "token_f1": 1.0, "contains": 1.0}
+    assert {k: gen[k] for k in ("exact_match", "token_f1", "contains")} == {
+        "exact_match": 1.0, "token_f1": 1.0, "contains": 1.0}
+    assert set(gen) == {"exact_match", "token_f1", "contains", "bleu", "chrf", "rouge1", "rouge2", "rougeL"}
     with pytest.raises(ValueError, match="task type"):
         compute_metrics("ranking", None, [], [])
 
@@ -72,3 +74,29 @@ def test_contains_by_hand():
     assert not contains_one("It keeps 125 lumens", "12")  # whole words only
     assert not contains_one("anything", "")  # an empty reference is never contained
     assert contains(["The answer is amber light", "blue", "no idea"], ["amber", "Blue", "red"]) == pytest.approx(2 / 3)
+
+
+def test_rouge_by_hand():
+    from tunewise.evaluate.scorers import rouge1, rouge2, rougeL
+
+    # 'the cat sat' vs 'the cat': unigrams P 2/3, R 1 -> F 0.8; bigrams P 1/2, R 1 -> F 2/3; LCS 2 -> 0.8.
+    assert rouge1(["the cat sat"], ["the cat"]) == pytest.approx(0.8)
+    assert rouge2(["the cat sat"], ["the cat"]) == pytest.approx(2 / 3)
+    assert rougeL(["the cat sat"], ["the cat"]) == pytest.approx(0.8)
+    # Order matters for L, not for 1: LCS of 'cat the' and 'the cat' is 1 word.
+    assert rouge1(["cat the"], ["the cat"]) == pytest.approx(1.0)
+    assert rougeL(["cat the"], ["the cat"]) == pytest.approx(0.5)
+
+
+def test_bleu_and_chrf_match_sacrebleu_and_hand_values():
+    import sacrebleu
+
+    from tunewise.evaluate.scorers import bleu, chrf
+
+    refs = ["The dog bit the man.", "It was not unexpected.", "The man bit him first."]
+    hyps = ["The dog bit the man.", "It wasn't surprising.", "The man had just bitten him."]
+    assert bleu(hyps, refs) == pytest.approx(sacrebleu.corpus_bleu(hyps, [refs]).score / 100)
+    assert bleu(refs, refs) == pytest.approx(1.0) and chrf(refs, refs) == pytest.approx(1.0)
+    # One 4-word hypothesis sharing no word with its reference: every n-gram precision is 0.
+    assert bleu(["alpha beta gamma delta"], ["one two three four"]) == 0.0
+    assert 0 < chrf(hyps, refs) < 1

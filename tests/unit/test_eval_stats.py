@@ -47,7 +47,7 @@ def test_metrics_with_ci_brackets_the_value():
     refs = ["x y z"] * 20 + ["a b"] * 20
     preds = ["x y"] * 20 + ["a b"] * 10 + ["q"] * 10
     result = metrics_with_ci("generation", None, preds, refs, n_resamples=400, seed=0)
-    assert set(result) == {"exact_match", "token_f1", "contains"}
+    assert set(result) == {"exact_match", "token_f1", "contains", "bleu", "chrf", "rouge1", "rouge2", "rougeL"}
     value = result["token_f1"]
     assert value["value"] == pytest.approx(token_f1(preds, refs))
     assert value["ci_low"] < value["value"] < value["ci_high"]

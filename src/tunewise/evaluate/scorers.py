@@ -1,4 +1,5 @@
-"""Task metrics: accuracy and macro-F1 for classification; exact match, token F1 and answer-contained for generation.
+"""Task metrics: accuracy and macro-F1 for classification; exact match, token F1, answer-contained, BLEU, chrF and
+ROUGE-1/2/L for generation (BLEU/chrF from sacrebleu, ROUGE from rouge-score).
 
 Generation metrics use SQuAD-style normalisation (lowercase, no punctuation, no articles, single spaces).
 """
@@ -10,6 +11,8 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 
 import numpy as np
+import sacrebleu
+from rouge_score import rouge_scorer
 from sklearn.metrics import f1_score
 
 _ARTICLES = re.compile(r"\b(a|an|the)\b")
@@ -74,6 +77,38 @@ def token_f1_one(prediction: str, reference: str) -> float:
     return 2 * precision * recall / (precision + recall)
 
 
+def bleu(predictions: Sequence[str], references: Sequence[str]) -> float:
+    """Corpus BLEU (sacrebleu's defaults: 13a tokenisation, up to 4-grams, brevity penalty), scaled to 0-1."""
+    _check_lengths(predictions, references)
+    return sacrebleu.corpus_bleu(list(predictions), [list(references)]).score / 100 if references else 0.0
+
+
+def chrf(predictions: Sequence[str], references: Sequence[str]) -> float:
+    """Corpus chrF (sacrebleu: character 6-grams, beta 2), scaled to 0-1."""
+    _check_lengths(predictions, references)
+    return sacrebleu.corpus_chrf(list(predictions), [list(references)]).score / 100 if references else 0.0
+
+
+_ROUGE = rouge_scorer.RougeScorer(["rouge1", "rouge2", "rougeL"], use_stemmer=False)
+
+
+def rouge_one(kind: str, prediction: str, reference: str) -> float:
+    """ROUGE-1/2/L F-measure of one prediction against its reference (Google's rouge-score package)."""
+    return float(_ROUGE.score(reference, prediction)[kind].fmeasure)
+
+
+def _rouge(kind: str):
+    def metric(predictions: Sequence[str], references: Sequence[str]) -> float:
+        _check_lengths(predictions, references)
+        return float(np.mean([rouge_one(kind, p, r) for p, r in zip(predictions, references)])) if references else 0.0
+
+    metric.__doc__ = f"Mean {kind} F-measure over items."
+    return metric
+
+
+rouge1, rouge2, rougeL = _rouge("rouge1"), _rouge("rouge2"), _rouge("rougeL")
+
+
 def token_f1(predictions: Sequence[str], references: Sequence[str]) -> float:
     """Mean token F1 over items."""
     _check_lengths(predictions, references)
@@ -85,7 +120,8 @@ def metric_functions(task_type: str, labels: Sequence[str] | None = None) -> dic
     if task_type == "classification":
         return {"accuracy": accuracy, "macro_f1": lambda p, r: macro_f1(p, r, labels)}
     if task_type == "generation":
-        return {"exact_match": exact_match, "token_f1": token_f1, "contains": contains}
+        return {"exact_match": exact_match, "token_f1": token_f1, "contains": contains, "bleu": bleu, "chrf": chrf,
+                "rouge1": rouge1, "rouge2": rouge2, "rougeL": rougeL}
     raise ValueError(f"unknown task type {task_type!r}; expected 'classification' or 'generation'")
 
 

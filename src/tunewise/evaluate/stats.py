@@ -13,6 +13,7 @@ from tunewise.evaluate.scorers import (
     contains_one,
     metric_functions,
     normalize_answer,
+    rouge_one,
     token_f1_one,
 )
 
@@ -22,6 +23,7 @@ _ITEM_SCORES = {
     "exact_match": lambda p, r: float(normalize_answer(p) == normalize_answer(r)),
     "token_f1": token_f1_one,
     "contains": lambda p, r: float(contains_one(p, r)),
+    **{kind: (lambda p, r, kind=kind: rouge_one(kind, p, r)) for kind in ("rouge1", "rouge2", "rougeL")},
 }
 
 
