@@ -18,6 +18,7 @@ import torch
 from tunewise.config import ALL_METHODS, MAIN_TASK, Config
 from tunewise.cost import bytes_on_disk, count_parameters, measure
 from tunewise.data.text import load_domain_text
+from tunewise.evaluate.scorers import confusion, per_class
 from tunewise.evaluate.stats import item_correct, item_score, metrics_with_ci
 from tunewise.io import write_json, write_jsonl
 from tunewise.methods import bottleneck, freeze, full, ia3, lora, prompt_learning, qlora
@@ -77,6 +78,7 @@ class RungResult:
     per_task: dict[str, dict] | None = None  # multitask rung: other task -> its metrics on that task's test set
     prompt: dict | None = None  # prompting rungs: style, demo selection and k, prompts shortened to fit, ...
     retrieval: dict | None = None  # rag rungs: retriever, recall@k with CIs where the data has gold source ids
+    per_class: dict | None = None  # classification: per label precision, recall, f1, support; and the confusion
     correct: list[bool] | None = field(default=None, repr=False)  # per test example (not in report.json)
     item_scores: list[float] | None = field(default=None, repr=False)  # per test example, for paired tests
 
@@ -486,11 +488,21 @@ def run_rung(rung: Rung, train, val, test, task: Task, config: Config, rung_dir:
                         notes=notes, per_task=per_task or None, prompt=getattr(rung, "summary", None),
                         retrieval=getattr(rung, "retrieval", None),
                         correct=[item_correct(task.metric, p.output, e.answer) for p, e in zip(predictions, test)],
-                        item_scores=[item_score(task.metric, p.output, e.answer) for p, e in zip(predictions, test)])
+                        item_scores=[item_score(task.metric, p.output, e.answer) for p, e in zip(predictions, test)],
+                        per_class=class_report(predictions, test, task))
     write_json(rung_dir / "metrics.json", {"metrics": metrics, "cost": cost} | ({"per_task": per_task} if per_task else {}))
     if info.training:
         write_json(rung_dir / "training.json", info.training)
     return result
+
+
+def class_report(predictions: list[Prediction], examples: list[Example], task: Task) -> dict | None:
+    """Classification: per-label precision/recall/F1/support and the confusion matrix (rows: reference)."""
+    if task.type != "classification":
+        return None
+    outputs, references = [p.output for p in predictions], [e.answer for e in examples]
+    return {"labels": per_class(outputs, references, task.labels),
+            "confusion": {"labels": list(task.labels), "counts": confusion(outputs, references, task.labels)}}
 
 
 def score(predictions: list[Prediction], examples: list[Example], task: Task, config: Config) -> dict:

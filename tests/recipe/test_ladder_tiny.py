@@ -27,6 +27,10 @@ output_dir: {tmp_path / "runs"}
     return load_config(tmp_path / "tunewise.yaml")
 
 
+def _scored_test_ids(result):
+    return json.loads((result.run_dir / "data.json").read_text())["split_ids"]["test"]
+
+
 def _metrics(report):
     return {r["name"]: r["metrics"] for r in report["rungs"]}
 
@@ -60,6 +64,12 @@ def test_ladder_writes_a_complete_report_and_reruns_identically(tiny_model_dir, 
         assert row["difference"] == pytest.approx(gap) and 0 <= row["p_mcnemar"] <= 1 and 0 <= row["p_bootstrap"] <= 1
         assert row["ci_low"] <= row["difference"] <= row["ci_high"]
     assert "## Paired tests against" in (result.run_dir / "report.md").read_text()
+
+    # Per-label scores and the confusion matrix add up to the test set.
+    classes = lora["per_class"]
+    assert sum(m["support"] for m in classes["labels"].values()) == len(_scored_test_ids(result))
+    assert sum(map(sum, classes["confusion"]["counts"])) == len(_scored_test_ids(result))
+    assert "## Per label" in (result.run_dir / "report.md").read_text()
 
     # Every rung scored the same test ids, and the split's ids are saved.
     data = json.loads((result.run_dir / "data.json").read_text())

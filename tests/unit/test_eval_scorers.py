@@ -100,3 +100,15 @@ def test_bleu_and_chrf_match_sacrebleu_and_hand_values():
     # One 4-word hypothesis sharing no word with its reference: every n-gram precision is 0.
     assert bleu(["alpha beta gamma delta"], ["one two three four"]) == 0.0
     assert 0 < chrf(hyps, refs) < 1
+
+
+def test_per_class_and_confusion_by_hand():
+    from tunewise.evaluate.scorers import confusion, per_class
+
+    refs = ["a", "a", "a", "b", "b", "c"]
+    preds = ["a", "a", "b", "b", "a", ""]  # '' (no answer) is outside the labels
+    classes = per_class(preds, refs, ["a", "b", "c"])
+    assert classes["a"] == {"precision": 2 / 3, "recall": 2 / 3, "f1": pytest.approx(2 / 3), "support": 3}
+    assert classes["b"]["precision"] == 0.5 and classes["b"]["recall"] == 0.5
+    assert classes["c"] == {"precision": 0.0, "recall": 0.0, "f1": 0.0, "support": 1}
+    assert confusion(preds, refs, ["a", "b", "c"]) == [[2, 1, 0], [1, 1, 0], [0, 0, 0]]

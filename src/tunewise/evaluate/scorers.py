@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 import sacrebleu
 from rouge_score import rouge_scorer
-from sklearn.metrics import f1_score
+from sklearn.metrics import confusion_matrix, f1_score, precision_recall_fscore_support
 
 _ARTICLES = re.compile(r"\b(a|an|the)\b")
 _PUNCTUATION = str.maketrans("", "", string.punctuation)
@@ -113,6 +113,23 @@ def token_f1(predictions: Sequence[str], references: Sequence[str]) -> float:
     """Mean token F1 over items."""
     _check_lengths(predictions, references)
     return float(np.mean([token_f1_one(p, r) for p, r in zip(predictions, references)])) if references else 0.0
+
+
+def per_class(predictions: Sequence[str], references: Sequence[str], labels: Sequence[str]) -> dict[str, dict]:
+    """Per label: precision, recall, F1 and support (test items with that reference label)."""
+    _check_lengths(predictions, references)
+    precision, recall, f1, support = precision_recall_fscore_support(
+        list(references), list(predictions), labels=list(labels), zero_division=0
+    )
+    return {label: {"precision": float(p), "recall": float(r), "f1": float(f), "support": int(n)}
+            for label, p, r, f, n in zip(labels, precision, recall, f1, support)}
+
+
+def confusion(predictions: Sequence[str], references: Sequence[str], labels: Sequence[str]) -> list[list[int]]:
+    """Counts[i][j]: items whose reference is labels[i] predicted as labels[j] (predictions outside the labels,
+    such as an unanswered chain of thought, are not counted)."""
+    _check_lengths(predictions, references)
+    return confusion_matrix(list(references), list(predictions), labels=list(labels)).tolist()
 
 
 def metric_functions(task_type: str, labels: Sequence[str] | None = None) -> dict[str, Metric]:

@@ -125,6 +125,7 @@ def markdown(report: dict) -> str:
             train_loss = {p["step"]: p.get("loss") for p in t["curve"] if p.get("loss") is not None}
             out += [f"| {p['step']} | {_loss(train_loss.get(p['step']))} | {_loss(p['val_loss'])} |"
                     for p in t["curve"] if p.get("val_loss") is not None]
+    out += classes_markdown(report)
     out += significance_markdown(report.get("significance"))
     out += agreement_markdown(report.get("agreement"))
     out += multitask_markdown(report)
@@ -211,6 +212,24 @@ def retrieval_markdown(report: dict) -> list[str]:
     for rung in rows:
         cells = [_interval(rung["retrieval"][k]) for k in ks]
         out.append(f"| {rung['name']} | {rung['retrieval']['retriever']} | " + " | ".join(cells) + " |")
+    return out
+
+
+def classes_markdown(report: dict, most_confused: int = 10) -> list[str]:
+    """The recommended rung's per-label precision/recall/F1 and its most confused label pairs (classification)."""
+    rung = next((r for r in report["rungs"] if r["name"] == report["recommendation"]["rung"]), None)
+    if not rung or not rung.get("per_class"):
+        return []
+    labels, matrix = rung["per_class"]["confusion"]["labels"], rung["per_class"]["confusion"]["counts"]
+    out = ["", f"## Per label: `{rung['name']}`", "", "| label | precision | recall | F1 | support |",
+           "|---|---|---|---|---|"]
+    for label, m in rung["per_class"]["labels"].items():
+        out.append(f"| {label} | {m['precision']:.3f} | {m['recall']:.3f} | {m['f1']:.3f} | {m['support']} |")
+    pairs = sorted(((matrix[i][j], labels[i], labels[j]) for i in range(len(labels)) for j in range(len(labels))
+                    if i != j and matrix[i][j]), reverse=True)[:most_confused]
+    if pairs:
+        out += ["", "Most confused (reference -> predicted: test items):", ""]
+        out += [f"- {ref} -> {pred}: {n}" for n, ref, pred in pairs]
     return out
 
 
