@@ -288,7 +288,7 @@ class MultitaskRung(TunedRung):
     def __init__(self, task: Task, config: Config, others: list[TaskData]):
         super().__init__(task, config, lora_method(config, "multitask"))
         self.other_tasks = others
-        self.shares: list[float] = []
+        self.mixture: dict[str, float] = {}  # task name -> share of the training mixture, set by _training_data
         names = ", ".join(t.name for t in others) or "no other task"
         self.description = f"{self.description}, trained on a mixture of {MAIN_TASK} + {names}"
         if not others:
@@ -301,19 +301,19 @@ class MultitaskRung(TunedRung):
 
     def _training_data(self, train, val):
         tasks = self.tasks(train, val)
-        self.shares = mixture_shares([len(t.train) for t in tasks], [t.weight for t in tasks],
-                                     self.config.multitask.temperature)
+        shares = mixture_shares([len(t.train) for t in tasks], [t.weight for t in tasks],
+                                self.config.multitask.temperature)
+        self.mixture = {t.name: round(share, 4) for t, share in zip(tasks, shares)}
 
         def encode(t: TaskData, examples: list[Example]) -> list[Encoded]:
             return sft_examples(self.tokenizer, examples, t.task.instruction, t.max_length)
-        mixed_train = mix([encode(t, t.train) for t in tasks], self.shares, self.config.train.seed)
-        mixed_val = validation_mix([encode(t, t.val) for t in tasks], self.shares, self.config.train.max_val_examples)
+        mixed_train = mix([encode(t, t.train) for t in tasks], shares, self.config.train.seed)
+        mixed_val = validation_mix([encode(t, t.val) for t in tasks], shares, self.config.train.max_val_examples)
         return mixed_train, mixed_val
 
     def fit(self, train, val, workdir) -> FitInfo:
         info = super().fit(train, val, workdir)
-        names = [t.name for t in self.tasks(train, val)]
-        info.training["mixture"] = {name: round(share, 4) for name, share in zip(names, self.shares)}
+        info.training["mixture"] = dict(self.mixture)
         return info
 
 

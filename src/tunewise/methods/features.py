@@ -25,8 +25,8 @@ from tunewise.cost import count_parameters
 from tunewise.errors import ModelError, TrainingError
 from tunewise.io import write_json
 from tunewise.models.chat_template import prompt_ids, truncate_prompt
-from tunewise.models.embed import embed_sequences, l2_normalised
-from tunewise.models.load import load_causal_lm, load_encoder
+from tunewise.models.embed import TextEncoder, embed_sequences
+from tunewise.models.load import load_causal_lm
 from tunewise.predict import context_length
 from tunewise.progress import progress_printer
 from tunewise.prompting.templates import demo_order, user_text, zero_shot_messages
@@ -159,6 +159,9 @@ class FeatureRung:
             else "feature-based rungs need a classification task (a logistic regression picks one of the labels)"
         )
         self.model = self.tokenizer = None
+        # The encoder source embeds the way retrieval and nearest demos do (one TextEncoder for all of them).
+        self.encoder = (TextEncoder(self.model_name, config.features.max_length, config.eval.batch_size)
+                        if source == "encoder" else None)
         self.classifier: LinearClassifier | None = None
 
     # -------------------------------------------------------- fit
@@ -270,41 +273,37 @@ class FeatureRung:
 
     def embed(self, examples: list[Example], what: str = "embed") -> tuple[np.ndarray, int]:
         """((N, H) fp32 embeddings, tokens embedded) of the examples, in their order."""
-        model, tokenizer = self._load()
+        self._load()
+        if self.encoder is not None:  # the last user message, unit-length mean-pooled encoder states
+            seqs = self.encoder.token_ids([user_text(e) for e in examples])
+            return self.encoder.embed_ids(seqs, f"rung {self.name}: {what}"), sum(len(s) for s in seqs)
         seqs = self._token_ids(examples)
-        device = next(model.parameters()).device
+        device = next(self.model.parameters()).device
         progress = progress_printer(f"rung {self.name}: {what}", len(seqs))
         features = embed_sequences(
-            self._forward, seqs, tokenizer.pad_token_id or 0, device, self.config.eval.batch_size, progress
+            self._forward, seqs, self.tokenizer.pad_token_id or 0, device, self.config.eval.batch_size, progress
         )  # the pad id only fills masked positions
-        if self.source == "encoder" and len(features):
-            features = l2_normalised(features)
         return features, sum(len(s) for s in seqs)
 
     def _token_ids(self, examples: list[Example]) -> list[list[int]]:
-        """What each example embeds: the zero-shot conversation (decoder, cut from the left) or the user text."""
+        """What the decoder embeds for each example: the zero-shot conversation, cut from the left."""
         limit = min(self.config.features.max_length, context_length(self.model))
-        if self.source == "decoder":
-            conversations = [zero_shot_messages(e, self.task.instruction) for e in examples]
-            return [truncate_prompt(prompt_ids(self.tokenizer, c), limit) for c in conversations]
-        encoded = self.tokenizer([user_text(e) for e in examples], truncation=True, max_length=limit)
-        return [list(ids) for ids in encoded["input_ids"]]
+        conversations = [zero_shot_messages(e, self.task.instruction) for e in examples]
+        return [truncate_prompt(prompt_ids(self.tokenizer, c), limit) for c in conversations]
 
     def _forward(self, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """(B, T, H) last hidden states; the decoder body alone, so the (large) output layer never runs."""
-        if self.source == "decoder":
-            return self.model.get_decoder()(input_ids=ids, attention_mask=mask, use_cache=False).last_hidden_state
-        return self.model(input_ids=ids, attention_mask=mask).last_hidden_state
+        return self.model.get_decoder()(input_ids=ids, attention_mask=mask, use_cache=False).last_hidden_state
 
     def _load(self):
         """(model, tokenizer), loaded once; bf16 decoder weights when training precision is bf16."""
         if self.model is None:
-            if self.source == "decoder":
+            if self.encoder is not None:
+                self.model, self.tokenizer = self.encoder.load()  # frozen by TextEncoder
+            else:
                 dtype = torch.bfloat16 if self.config.train.precision == "bf16" else torch.float32
                 self.model, self.tokenizer = load_causal_lm(self.model_name, dtype=dtype)
-            else:
-                self.model, self.tokenizer = load_encoder(self.model_name)
-            self.model.requires_grad_(False)  # frozen: nothing here ever trains it
+                self.model.requires_grad_(False)  # frozen: nothing here ever trains it
         return self.model, self.tokenizer
 
 

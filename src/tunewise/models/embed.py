@@ -11,6 +11,7 @@ import torch
 
 from tunewise.evaluate.likelihood import padded
 from tunewise.models.load import load_encoder
+from tunewise.predict import context_length
 from tunewise.progress import progress_printer
 
 
@@ -75,7 +76,7 @@ class TextEncoder:
     def token_ids(self, texts: Sequence[str]) -> list[list[int]]:
         """Each text's token ids as the encoder sees them (special tokens included, cut at max_length)."""
         _, tokenizer = self.load()
-        limit = min(self.max_length, getattr(self.model.config, "max_position_embeddings", None) or 512)
+        limit = min(self.max_length, context_length(self.model))
         return [list(ids) for ids in tokenizer(list(texts), truncation=True, max_length=limit)["input_ids"]]
 
     def embed_ids(self, seqs: list[list[int]], what: str = "embed") -> np.ndarray:

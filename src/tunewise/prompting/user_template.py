@@ -7,8 +7,9 @@ for the training examples without an undefined variable. It runs in Jinja2's san
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import lru_cache
 
-from jinja2 import StrictUndefined, TemplateSyntaxError, UndefinedError, meta
+from jinja2 import StrictUndefined, Template, TemplateSyntaxError, UndefinedError, meta
 from jinja2.sandbox import SandboxedEnvironment, SecurityError
 
 from tunewise.errors import ConfigError, Problem
@@ -66,12 +67,18 @@ def template_messages(text: str, example: Example, task: Task) -> list[Message]:
 
     The instruction is the system message unless the template places it itself (then the model's default applies).
     """
-    parsed = _ENV.parse(text)
-    user = _ENV.from_string(text).render(_variables(example, task))
+    template, places_instruction = _compiled(text)
+    user = template.render(_variables(example, task))
     system = [m for m in example.messages[:1] if m["role"] == "system"]
-    if not system and task.instruction and "instruction" not in meta.find_undeclared_variables(parsed):
+    if not system and task.instruction and not places_instruction:
         system = [{"role": "system", "content": task.instruction}]
     return [*system, {"role": "user", "content": user}]
+
+
+@lru_cache(maxsize=8)
+def _compiled(text: str) -> tuple[Template, bool]:
+    """(the template, whether it uses {{ instruction }}), parsed once per text rather than once per example."""
+    return _ENV.from_string(text), "instruction" in meta.find_undeclared_variables(_ENV.parse(text))
 
 
 def _variables(example: Example, task: Task) -> dict:
