@@ -27,10 +27,11 @@ examples:
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="tunewise",
-        description="Should you fine-tune an LLM for this task, and how? Runs zero-shot, few-shot and every "
-        "fine-tuning method you name (LoRA and its variants, full, head-only, prompt/prefix tuning, IA3, adapters, "
-        "feature-based, classification heads, continued pretraining) on the same held-out split and reports "
-        "quality with confidence intervals next to cost.",
+        description="Should you fine-tune an LLM for this task, and how? Runs prompting (zero-shot, prefix, few-shot "
+        "k-sweeps, chain of thought, your template), retrieval-augmented generation and every fine-tuning method "
+        "you name (LoRA and its variants, full, head-only, prompt/prefix tuning, IA3, adapters, feature-based, "
+        "classification heads, continued pretraining, multi-task, RAG + LoRA) on the same held-out split and "
+        "reports quality with confidence intervals next to cost.",
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
