@@ -159,7 +159,12 @@ def _cmd_models(args) -> int:
 
 
 def _cmd_methods(args) -> int:
-    from tunewise.config import DEFAULT_METHODS, METHOD_SUMMARIES, RUNG_SUMMARIES, Config
+    from tunewise.config import (
+        DEFAULT_METHODS,
+        METHOD_SUMMARIES,
+        RUNG_SUMMARIES,
+        Config,
+    )
 
     print("prompting rungs (`rungs:`):")
     for name, summary in RUNG_SUMMARIES.items():
