@@ -20,6 +20,11 @@ from tunewise import __version__
 from tunewise.config import MAIN_TASK, Config, DataConfig, TaskConfig, config_to_yaml
 from tunewise.data.text import load_documents, load_domain_text
 from tunewise.errors import DataError, TunewiseError
+from tunewise.evaluate.forgetting import (
+    forgetting_items,
+    forgetting_section,
+    score_model,
+)
 from tunewise.evaluate.significance import compare
 from tunewise.io import write_json, write_text
 from tunewise.ladder import (
@@ -39,13 +44,16 @@ from tunewise.methods.multitask import (
     prepare_tasks,
 )
 from tunewise.models.chat_template import answer_ids, prompt_ids
-from tunewise.models.load import load_tokenizer
+from tunewise.models.load import load_causal_lm, load_tokenizer
+from tunewise.predict import decoding
 from tunewise.prompting.templates import zero_shot_messages
 from tunewise.prompting.user_template import check_template
 from tunewise.recommend import recommend
 from tunewise.records import Example
 from tunewise.report.agreement import agreement
+from tunewise.report.errors import error_analysis
 from tunewise.report.render import k_sweep_svg, markdown, terminal_table
+from tunewise.rung import eval_dtype
 
 
 @dataclass
@@ -116,6 +124,7 @@ def run(config: Config, log=print) -> LadderResult:
     """Run the whole ladder: check data, split, run every rung on the same test set, write the report."""
     prepared, test, others = _prepare(config)
     task, split = prepared.task, prepared.split
+    benchmark = forgetting_items(config)  # read and checked before any model loads
 
     run_dir = new_run_dir(config)
     run_dir.mkdir(parents=True)
@@ -135,7 +144,8 @@ def run(config: Config, log=print) -> LadderResult:
         # shared base model, do not stay in memory while later rungs train.
         rung = plan.pop(0)
         seed_everything(config.seed)
-        results.append(run_rung(rung, split.train, split.val, test, task, config, run_dir / "rungs" / rung.name))
+        results.append(run_rung(rung, split.train, split.val, test, task, config, run_dir / "rungs" / rung.name,
+                                benchmark))
         gc.collect()
         if results[-1].skipped:
             continue
@@ -153,7 +163,8 @@ def run(config: Config, log=print) -> LadderResult:
         m = result.metrics[other.task.metric]
         log(f"[tunewise] {rung.name}: {other.task.metric} {m['value']:.3f} [{m['ci_low']:.3f}, {m['ci_high']:.3f}]")
 
-    rec = recommend([r for r in results if not r.skipped], task.metric)
+    significance = paired_tests(results, task.metric, config)
+    rec = recommend([r for r in results if not r.skipped], task.metric, significance, config.eval.alpha)
     report = {
         "schema_version": 1,
         "run_id": run_dir.name,
@@ -173,8 +184,12 @@ def run(config: Config, log=print) -> LadderResult:
         },
         "environment": environment(),
     }
-    report["significance"] = paired_tests(results, task.metric, config)
+    if task.type != "classification":
+        report["decoding"] = decoding(config)
+    report["significance"] = significance
     report["agreement"] = agreement(results, test, task.metric, config.eval.group_field, split.train)
+    report["forgetting"] = forgetting(results, benchmark, config, log)
+    report["errors"] = error_analysis(results, test, task.metric, task.type, _slice_fields(config))
     if "multitask" in planned_methods(config):
         report["multitask"] = _multitask_report(task, split, others, results, task_results, config)
     write_json(run_dir / "report.json", report)
@@ -202,6 +217,11 @@ def _prepare(config: Config):
     if "multitask" in methods:
         others, task_problems = prepare_tasks(config.multitask, count_tokens, config.eval.max_test_examples)
         problems += task_problems
+    if methods:  # the forgetting check runs with fine-tuned rungs
+        try:
+            forgetting_items(config)
+        except DataError as err:
+            problems += err.problems
     if problems:
         raise DataError(problems)
     if "dapt_lora" in methods and config.dapt.text is not None:
@@ -233,7 +253,30 @@ def paired_tests(results, metric: str, config: Config) -> dict | None:
     ev = config.eval
     rows = [{"rung": r.name, **compare(best.item_scores, r.item_scores, ev.bootstrap_samples, ev.confidence,
                                        ev.seed).to_dict()} for r in scored if r is not best]
-    return {"best": best.name, "metric": metric, "rows": rows}
+    return {"best": best.name, "metric": metric, "alpha": ev.alpha, "rows": rows}
+
+
+def _slice_fields(config: Config) -> list[str]:
+    """The error analysis's metadata slices: eval.slice_fields, and the group field when it is not among them."""
+    fields = list(config.eval.slice_fields)
+    group = config.eval.group_field
+    return fields + [group] if group and group not in fields else fields
+
+
+def forgetting(results, benchmark, config: Config, log) -> dict | None:
+    """The forgetting section: the base model scored on the benchmark next to every fine-tuned rung's scores."""
+    tuned = {r.name: r.benchmark for r in results if r.benchmark is not None}
+    if not tuned:
+        return None
+    model, tokenizer = load_causal_lm(config.model.name, dtype=eval_dtype(config))
+    base = score_model(model, tokenizer, benchmark, config, "base model")
+    del model
+    section = forgetting_section(base, tuned, config)
+    for row in section["rungs"]:
+        if row["flag"] == "drop":
+            log(f"[tunewise] warning: {row['rung']} forgets: {section['metric']} on the forgetting check "
+                f"{row['change']['difference'] * 100:+.1f} points against the base (p = {row['p_value']:.3g})")
+    return section
 
 
 def _multitask_report(task, split, others, results, task_results, config: Config) -> dict:
@@ -274,6 +317,15 @@ def estimate(config: Config, log=print) -> list[dict]:
     return rows
 
 
+def evaluate(target: str | Path, settings=None) -> dict:
+    """`tunewise eval`: a benchmark and/or perplexity on a model, adapter or run, or a run re-scored from its saved
+    predictions (evaluate.standalone says which targets and what each gives)."""
+    from tunewise.evaluate.standalone import EvalSettings
+    from tunewise.evaluate.standalone import evaluate as evaluate_target
+
+    return evaluate_target(target, settings or EvalSettings())
+
+
 def load_report(run_dir: Path) -> dict:
     """report.json of a finished run."""
     path = Path(run_dir) / "report.json"
@@ -282,4 +334,4 @@ def load_report(run_dir: Path) -> dict:
     return json.loads(path.read_text(encoding="utf-8"))
 
 
-__all__ = ["LadderResult", "check", "estimate", "load_report", "run", "terminal_table"]
+__all__ = ["LadderResult", "check", "estimate", "evaluate", "load_report", "run", "terminal_table"]

@@ -10,7 +10,9 @@ import sys
 from pathlib import Path
 
 from tunewise import __version__
+from tunewise.benchmarks import FORMAT_SHAPES, FORMATS
 from tunewise.errors import TunewiseError
+from tunewise.io import write_json
 
 EPILOG = """\
 examples:
@@ -65,6 +67,26 @@ def _parser() -> argparse.ArgumentParser:
 
     report = sub.add_parser("report", help="print the table and recommendation of a finished run")
     report.add_argument("run_dir", type=Path, help="runs/<id>")
+
+    ev = sub.add_parser(
+        "eval", help="score a model, adapter or run on a multiple-choice benchmark or held-out text; re-score a run",
+        description="TARGET is a model (smollm2, a Hugging Face folder, a .gguf file, a merged export), an adapter "
+        "folder (PEFT or bottleneck; its base from adapter_config.json or --base), or a run folder. A run folder "
+        "alone is re-scored from its saved predictions without loading any model; with --benchmark or --perplexity "
+        "its base model and every fine-tuned rung are scored.",
+    )
+    ev.add_argument("target", help="model, adapter folder or runs/<id>")
+    ev.add_argument("--benchmark", help="multiple-choice JSONL file, or 'general_knowledge' (the bundled set)")
+    ev.add_argument("--format", default="arc", choices=FORMATS,
+                    help="the benchmark's shape: " + "; ".join(f"{k}: {v}" for k, v in FORMAT_SHAPES.items()))
+    ev.add_argument("--perplexity", metavar="TEXT", help="held-out text: JSONL with a `text` field or a folder of "
+                    ".txt/.md/.jsonl files; reports perplexity with a 95%% CI over documents")
+    ev.add_argument("--base", help="base model of an adapter folder that does not name one")
+    ev.add_argument("--max-items", type=int, help="score only the first N benchmark items")
+    ev.add_argument("--batch-size", type=int, default=8, help="rows per forward pass (default 8)")
+    ev.add_argument("--precision", choices=["bf16", "fp32"], default="bf16",
+                    help="weight dtype while scoring (default bf16, as the ladder predicts)")
+    ev.add_argument("--out", type=Path, help="also write the full result as JSON here (never overwrites)")
 
     sub.add_parser("models", help="list the bundled models and whether they resolve on this machine")
     sub.add_parser("methods", help="list the prompting rungs (`rungs:`) and fine-tuning methods (`methods:`) of a config")
@@ -146,6 +168,22 @@ def _cmd_report(args) -> int:
     return 0
 
 
+def _cmd_eval(args) -> int:
+    from tunewise import api
+    from tunewise.evaluate.standalone import EvalSettings, eval_summary
+
+    if args.out is not None and args.out.exists():
+        raise TunewiseError(f"{args.out}: already exists; tunewise eval never overwrites, give another --out path")
+    settings = EvalSettings(benchmark=args.benchmark, format=args.format, perplexity=args.perplexity, base=args.base,
+                            max_items=args.max_items, batch_size=args.batch_size, precision=args.precision)
+    result = api.evaluate(args.target, settings)
+    print(eval_summary(result))
+    if args.out is not None:
+        write_json(args.out, result)
+        print(f"[tunewise] wrote {args.out}")
+    return 0
+
+
 def _cmd_models(args) -> int:
     from tunewise.models.resolve import list_models
 
@@ -183,6 +221,7 @@ def main(argv: list[str] | None = None) -> int:
     handlers = {
         "run": _cmd_run,
         "report": _cmd_report,
+        "eval": _cmd_eval,
         "models": _cmd_models,
         "methods": _cmd_methods,
         "data": _cmd_data_check,

@@ -18,6 +18,7 @@ from pydantic import (
     model_validator,
 )
 
+from tunewise.benchmarks import BUNDLED_BENCHMARK, FORMATS
 from tunewise.errors import ConfigError, Problem
 
 
@@ -319,17 +320,52 @@ class MultitaskConfig(_Section):
         return self
 
 
+class SamplingConfig(_Section):
+    temperature: float = Field(0.7, gt=0, description="softmax temperature (lower: closer to greedy)")
+    top_p: float = Field(1.0, gt=0, le=1, description="nucleus sampling: keep the smallest set of tokens with this mass")
+    seed: int = Field(0, description="seed of the sampler, so a rerun gives the same answers")
+
+
 class EvalConfig(_Section):
     batch_size: int = Field(8, ge=1, description="test examples per forward pass")
     max_new_tokens: int = Field(64, ge=1, description="generation: longest answer")
+    stop: list[str] = Field(
+        [], description="generation: strings that end an answer, which is cut there (the end-of-turn token always "
+        "ends it); every generation rung alike",
+    )
+    sampling: SamplingConfig | None = Field(
+        None, description="generation: sample with these settings instead of greedy decoding (every rung alike); "
+        "null: greedy, the default",
+    )
     max_test_examples: int | None = Field(None, ge=1, description="score only the first N test examples (quick runs)")
     bootstrap_samples: int = Field(1000, ge=100, description="bootstrap resamples for confidence intervals")
     confidence: float = Field(0.95, gt=0.5, lt=1, description="confidence level of the intervals")
     seed: int = Field(0, description="seed of the bootstrap")
+    alpha: float = Field(
+        0.05, gt=0, lt=1, description="significance level of the paired tests: a rung is as good as the best unless "
+        "p < alpha, and a forgetting-check drop with p < alpha is flagged",
+    )
     group_field: str | None = Field(
         None, description="a data field that groups test examples (e.g. the fact a question asks about) in the "
         "report's who-gets-what-right table",
     )
+    slice_fields: list[str] = Field(
+        [], description="data fields the error analysis reports the metric per value of (besides label and input "
+        "length), e.g. [source, language]",
+    )
+
+
+BenchmarkFormat = Literal[FORMATS]
+
+
+class ForgettingConfig(_Section):
+    benchmark: str | None = Field(
+        BUNDLED_BENCHMARK, description="multiple-choice questions scored for the base model and every fine-tuned rung "
+        "(catastrophic forgetting): 'general_knowledge' (bundled: 220 everyday science, geography, arithmetic and "
+        "language questions), a JSONL file of your own (relative to the YAML), or null to skip the check",
+    )
+    format: BenchmarkFormat = Field("arc", description="the benchmark file's shape (`tunewise eval --help` lists them)")
+    max_items: int | None = Field(None, ge=1, description="score only the first N questions (quick runs)")
 
 
 MAIN_TASK = "main"  # how multi-task tables name the run's own task (data/task at the top level)
@@ -418,6 +454,9 @@ class Config(_Section):
         default_factory=MultitaskConfig, description="other tasks mixed in by the multitask rung"
     )
     eval: EvalConfig = Field(default_factory=EvalConfig, description="scoring and confidence intervals")
+    forgetting: ForgettingConfig = Field(
+        default_factory=ForgettingConfig, description="general-knowledge check of every fine-tuned rung against the base"
+    )
     output_dir: Path = Field(Path("runs"), description="runs are written to <output_dir>/<run id>/")
     seed: int = Field(0, description="global seed, recorded with the run")
 
@@ -479,10 +518,11 @@ def _resolve_paths(raw: dict, base: Path) -> dict:
             value = data.get(key)
             if isinstance(value, str) and not Path(value).is_absolute():
                 data[key] = str(base / value)
-    for section, key in (("dapt", "text"), ("rag", "documents")):
+    for section, key in (("dapt", "text"), ("rag", "documents"), ("forgetting", "benchmark")):
         value = raw.get(section)
-        if isinstance(value, dict) and isinstance(value.get(key), str) and not Path(value[key]).is_absolute():
-            value[key] = str(base / value[key])
+        path = value.get(key) if isinstance(value, dict) else None
+        if isinstance(path, str) and path != BUNDLED_BENCHMARK and not Path(path).is_absolute():
+            value[key] = str(base / path)
     return raw
 
 

@@ -18,6 +18,8 @@ import torch
 from tunewise.config import ALL_METHODS, MAIN_TASK, Config
 from tunewise.cost import bytes_on_disk, count_parameters, measure
 from tunewise.data.text import load_domain_text
+from tunewise.evaluate.benchmarks import BenchmarkScores, ChoiceItem
+from tunewise.evaluate.forgetting import score_model
 from tunewise.evaluate.scorers import confusion, per_class
 from tunewise.evaluate.stats import item_correct, item_score, metrics_with_ci
 from tunewise.io import write_json, write_jsonl
@@ -81,6 +83,8 @@ class RungResult:
     per_class: dict | None = None  # classification: per label precision, recall, f1, support; and the confusion
     correct: list[bool] | None = field(default=None, repr=False)  # per test example (not in report.json)
     item_scores: list[float] | None = field(default=None, repr=False)  # per test example, for paired tests
+    predictions: list[Prediction] | None = field(default=None, repr=False)  # per test example, for error analysis
+    benchmark: BenchmarkScores | None = field(default=None, repr=False)  # the forgetting check's scores
 
 
 # ---------------------------------------------------------------- shared scoring
@@ -249,6 +253,11 @@ class TunedRung:
 
     def parameters(self):
         return count_parameters(self.model)
+
+    def language_model(self):
+        """(model, tokenizer) after training, as the rung predicts with: what the forgetting check scores."""
+        self.model.to(eval_dtype(self.config))
+        return self.model, self.tokenizer
 
 
 class DaptLoraRung(TunedRung):
@@ -444,8 +453,10 @@ def skipped_result(rung: Rung, reason: str) -> RungResult:
     return RungResult(rung.name, rung.kind, getattr(rung, "description", ""), {}, {}, skipped=reason)
 
 
-def run_rung(rung: Rung, train, val, test, task: Task, config: Config, rung_dir: Path) -> RungResult:
-    """Fit, predict, score and cost one rung; write its metrics and predictions."""
+def run_rung(rung: Rung, train, val, test, task: Task, config: Config, rung_dir: Path,
+             benchmark: list[ChoiceItem] | None = None) -> RungResult:
+    """Fit, predict, score and cost one rung; write its metrics and predictions. A rung with a language model of
+    its own (fine-tuned) also scores the forgetting check's `benchmark` questions."""
     reason = getattr(rung, "skip_reason", None)
     if reason:
         return skipped_result(rung, reason)
@@ -489,7 +500,10 @@ def run_rung(rung: Rung, train, val, test, task: Task, config: Config, rung_dir:
                         retrieval=getattr(rung, "retrieval", None),
                         correct=[item_correct(task.metric, p.output, e.answer) for p, e in zip(predictions, test)],
                         item_scores=[item_score(task.metric, p.output, e.answer) for p, e in zip(predictions, test)],
+                        predictions=predictions,
                         per_class=class_report(predictions, test, task))
+    if benchmark and hasattr(rung, "language_model"):
+        result.benchmark = score_model(*rung.language_model(), benchmark, config, f"rung {rung.name}")
     write_json(rung_dir / "metrics.json", {"metrics": metrics, "cost": cost} | ({"per_task": per_task} if per_task else {}))
     if info.training:
         write_json(rung_dir / "training.json", info.training)
@@ -538,7 +552,11 @@ def estimate_rung(rung: Rung, train, val, test, workdir: Path) -> dict:
     return {"rung": rung.name, "fit_s": fit_s, "predict_s": predict_s}
 
 
+PER_EXAMPLE = ("correct", "item_scores", "predictions", "benchmark")  # RungResult fields report.json leaves out
+
+
 def summarise(result: RungResult) -> dict:
-    """The rung as report.json stores it (without the per-example `correct` list)."""
-    summary = {k: v for k, v in dataclasses.asdict(result).items() if k not in ("correct", "item_scores")}
+    """The rung as report.json stores it (without the per-example fields, PER_EXAMPLE)."""
+    shallow = dataclasses.replace(result, **dict.fromkeys(PER_EXAMPLE))  # asdict would deep-copy them first
+    summary = {k: v for k, v in dataclasses.asdict(shallow).items() if k not in PER_EXAMPLE}
     return json.loads(json.dumps(summary, default=str))

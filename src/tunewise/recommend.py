@@ -1,12 +1,15 @@
 """Pick the cheapest rung that is as good as the best one, and say why in plain words.
 
-"As good as" means its confidence interval on the primary metric overlaps the best rung's interval;
-"cheapest" orders by training time, then bytes on disk beyond the base model, then prediction time.
+"As good as" means the paired test against the best rung on the same test items (report.json's `significance`:
+McNemar for 0/1 scores, else the paired bootstrap) finds no difference at `eval.alpha`. Without per-item scores
+(no paired tests) it falls back to overlapping confidence intervals, a weaker test that calls more rungs tied.
+"Cheapest" orders by training time, then bytes on disk beyond the base model, then prediction time.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from tunewise.evaluate.significance import p_value
 from tunewise.ladder import RungResult
 
 
@@ -35,21 +38,44 @@ def _fmt(result: RungResult, metric: str) -> str:
     return f"{metric} {v:.3f} (95% CI {lo:.3f}–{hi:.3f})"
 
 
-def recommend(results: list[RungResult], metric: str) -> Recommendation:
-    """The cheapest rung whose CI overlaps the best rung's CI, with the reason and what to try next."""
+def recommend(results: list[RungResult], metric: str, significance: dict | None = None,
+              alpha: float = 0.05) -> Recommendation:
+    """The cheapest rung as good as the best one (see the module docstring), with the reason and what to try next.
+
+    `significance`: every rung against the best by paired tests ({"best", "rows": [{"rung", "p_mcnemar",
+    "p_bootstrap", ...}]}), or None to compare confidence intervals.
+    """
     best = max(results, key=lambda r: _interval(r, metric)[0])
-    _, best_lo, best_hi = _interval(best, metric)
-    tied = [r for r in results if _interval(r, metric)[2] >= best_lo and _interval(r, metric)[1] <= best_hi]
+    p_values = _p_values(significance, best) if significance else None
+    if p_values is not None:
+        tied = [r for r in results if r is best or p_values.get(r.name, 0.0) >= alpha]
+    else:
+        _, best_lo, best_hi = _interval(best, metric)
+        tied = [r for r in results if _interval(r, metric)[2] >= best_lo and _interval(r, metric)[1] <= best_hi]
     pick = min(tied, key=cost_key)
     others = [r for r in results if r not in tied]
-    reason = _reason(pick, best, tied, others, metric)
+    reason = _reason(pick, best, tied, others, metric, p_values, alpha)
     return Recommendation(pick.name, best.name, [r.name for r in tied], reason, _next_steps(pick, best, results))
 
 
-def _reason(pick: RungResult, best: RungResult, tied, others, metric: str) -> str:
+def _p_values(significance: dict, best: RungResult) -> dict[str, float] | None:
+    """Rung -> p-value of its paired test against the best rung; None when the tests were against another rung."""
+    if significance.get("best") != best.name:
+        return None
+    return {row["rung"]: p_value(row) for row in significance["rows"]}
+
+
+def _reason(pick: RungResult, best: RungResult, tied, others, metric: str, p_values: dict | None,
+            alpha: float) -> str:
     parts = []
     if pick is best:
         parts.append(f"{pick.name} scores best: {_fmt(pick, metric)}.")
+    elif p_values is not None:
+        parts.append(
+            f"{pick.name} ({_fmt(pick, metric)}) is statistically as good as the best rung, {best.name} "
+            f"({_fmt(best, metric)}): the paired test on the same test items finds no significant difference "
+            f"(p = {p_values[pick.name]:.3g} ≥ {alpha:g}), and {pick.name} is cheaper."
+        )
     else:
         parts.append(
             f"{pick.name} ({_fmt(pick, metric)}) is statistically as good as the best rung, {best.name} "
@@ -58,9 +84,11 @@ def _reason(pick: RungResult, best: RungResult, tied, others, metric: str) -> st
     if others:
         runner = max(others, key=lambda r: _interval(r, metric)[0])
         gap = _interval(pick, metric)[0] - _interval(runner, metric)[0]
+        why = (f"the paired test against {best.name} gives p = {p_values[runner.name]:.3g} < {alpha:g}"
+               if p_values is not None else f"its interval does not reach {best.name}'s")
         parts.append(
             f"The best rung outside that tie is {runner.name} ({_fmt(runner, metric)}), {gap * 100:.1f} points "
-            f"below {pick.name}; its interval does not reach {best.name}'s."
+            f"below {pick.name}; {why}."
         )
     if pick.kind == "prompting":
         parts.append("It needs no training and nothing stored beyond the base model.")
@@ -72,7 +100,8 @@ def _reason(pick: RungResult, best: RungResult, tied, others, metric: str) -> st
         )
     if len(tied) > 1:
         rest = ", ".join(r.name for r in tied if r is not pick)
-        parts.append(f"Also within the best rung's interval: {rest}.")
+        parts.append(f"Also {'not significantly different from' if p_values is not None else 'within'} the best "
+                     f"rung: {rest}.")
     return " ".join(parts)
 
 

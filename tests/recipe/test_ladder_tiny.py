@@ -7,7 +7,10 @@ from peft import PeftModel
 from transformers import AutoModelForCausalLM
 
 from tunewise import api
+from tunewise.benchmarks import GENERAL_KNOWLEDGE
 from tunewise.config import load_config
+from tunewise.errors import DataError
+from tunewise.evaluate.benchmarks import read_benchmark, score_benchmark
 
 
 def _config(tmp_path, model_dir):
@@ -35,7 +38,8 @@ def _metrics(report):
     return {r["name"]: r["metrics"] for r in report["rungs"]}
 
 
-def test_ladder_writes_a_complete_report_and_reruns_identically(tiny_model_dir, tmp_path):
+def test_ladder_writes_a_complete_report_and_reruns_identically(tiny_model_dir, tiny_tokenizer, tmp_path):
+    tokenizer = tiny_tokenizer
     config = _config(tmp_path, tiny_model_dir)
     result = api.run(config, log=lambda m: None)
     report = json.loads((result.run_dir / "report.json").read_text())
@@ -80,7 +84,22 @@ def test_ladder_writes_a_complete_report_and_reruns_identically(tiny_model_dir, 
 
     # The adapter opens in plain PEFT.
     base = AutoModelForCausalLM.from_pretrained(tiny_model_dir)
-    PeftModel.from_pretrained(base, result.run_dir / "rungs" / "lora" / "adapter")
+    tuned = PeftModel.from_pretrained(base, result.run_dir / "rungs" / "lora" / "adapter")
+
+    # The forgetting check scored the bundled questions on the base and on the trained adapter; the change is
+    # their paired difference.
+    forgetting = report["forgetting"]
+    items = read_benchmark(GENERAL_KNOWLEDGE, "arc")
+    assert forgetting["items"] == len(items) >= 200 and forgetting["metric"] == "acc_norm"
+    [row] = forgetting["rungs"]
+    with_adapter = score_benchmark(tuned, tokenizer, items, "arc", precision="fp32").item_scores["acc_norm"]
+    with tuned.disable_adapter():
+        without = score_benchmark(tuned, tokenizer, items, "arc", precision="fp32").item_scores["acc_norm"]
+    assert row["rung"] == "lora" and row["metrics"]["acc_norm"]["value"] == pytest.approx(sum(with_adapter) / len(items))
+    assert forgetting["base"]["metrics"]["acc_norm"]["value"] == pytest.approx(sum(without) / len(items))
+    assert row["change"]["difference"] == pytest.approx((sum(with_adapter) - sum(without)) / len(items))
+    assert set(row["groups"]) == {"science", "geography", "arithmetic", "language"}
+    assert "## Forgetting check" in (result.run_dir / "report.md").read_text()
 
     # Rerunning the saved config reproduces every metric exactly.
     again = api.run(load_config(result.run_dir / "config.yaml"), log=lambda m: None)
@@ -95,3 +114,17 @@ def test_dry_run_estimates_every_rung_and_writes_no_run_folder(tiny_model_dir, t
     assert all(r["predict_s"] > 0 for r in rows)
     assert [r["fit_s"] > 0 for r in rows] == [False, False, False, True]  # only training takes fitting time
     assert not (tmp_path / "runs").exists()
+
+
+def test_a_bad_forgetting_benchmark_is_reported_with_the_data_problems(tiny_model_dir, tmp_path):
+    config = _config(tmp_path, tiny_model_dir)
+    with open(tmp_path / "data.jsonl", "a") as f:
+        f.write('{"id": "bad", "text": "elm 1"}\n')
+    (tmp_path / "mine.jsonl").write_text('{"question": "q?", "choices": {"text": ["a", "b"], "label": ["A", "B"]}}\n')
+    config = config.model_copy(update={"forgetting": config.forgetting.model_copy(
+        update={"benchmark": str(tmp_path / "mine.jsonl")})})
+    with pytest.raises(DataError) as err:
+        api.run(config, log=lambda m: None)
+    where = {(p.file.rsplit("/", 1)[-1], p.field) for p in err.value.problems}
+    assert ("mine.jsonl", "answerKey") in where and ("data.jsonl", "label") in where
+    assert not (tmp_path / "runs").exists()  # nothing ran

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from tunewise.evaluate.generate import decode_answer, generate
+from tunewise.evaluate.generate import Sampling, cut_at_stop, decode_answer, generate
 from tunewise.models.chat_template import prompt_ids
 
 QUESTIONS = ["hi", "My invoice is wrong and I was charged twice.", "What is the capital of France?", "The app crashes"]
@@ -71,3 +71,33 @@ def test_prompt_tuning_model_generates_like_one_at_a_time(tiny_llama):
     prompts = [prompt_ids(tokenizer, [{"role": "user", "content": q}]) for q in QUESTIONS]
     batched = generate(tuned, tokenizer, prompts, max_new_tokens=8, batch_size=3, precision="fp32")
     assert batched == [greedy_one(tuned, tokenizer, p, 8) for p in prompts]
+
+
+def test_stop_strings_cut_every_answer_at_its_first_stop(tiny_llama):
+    model, tokenizer = tiny_llama
+    ban_whitespace_tokens(model, tokenizer)
+    prompts = [prompt_ids(tokenizer, [{"role": "user", "content": q}]) for q in QUESTIONS]
+    full = generate(model, tokenizer, prompts, max_new_tokens=12, batch_size=4, precision="fp32")
+    stop = full[0][3:5]  # a piece of the first answer, so at least that answer stops early
+    cut = generate(model, tokenizer, prompts, max_new_tokens=12, batch_size=4, precision="fp32", stop=[stop])
+    assert cut == [cut_at_stop(answer, [stop]) for answer in full]
+    assert cut[0] == full[0][: full[0].index(stop)].strip() and len(cut[0]) < len(full[0])
+
+
+def test_cut_at_stop_takes_the_earliest_of_several():
+    assert cut_at_stop("a b\nc ###d", ["###", "\n"]) == "a b"
+    assert cut_at_stop("answer", ["###"]) == "answer" and cut_at_stop("x", []) == "x"
+
+
+def test_sampling_is_repeatable_with_its_seed_and_differs_from_greedy(tiny_llama):
+    model, tokenizer = tiny_llama
+    ban_whitespace_tokens(model, tokenizer)
+    prompts = [prompt_ids(tokenizer, [{"role": "user", "content": q}]) for q in QUESTIONS]
+    greedy = generate(model, tokenizer, prompts, max_new_tokens=8, precision="fp32")
+
+    def sample(seed):
+        return generate(model, tokenizer, prompts, max_new_tokens=8, precision="fp32",
+                        sampling=Sampling(temperature=5.0, top_p=1.0, seed=seed))
+
+    first = sample(0)
+    assert sample(0) == first and first != greedy and sample(1) != first

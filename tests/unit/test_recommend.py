@@ -1,4 +1,4 @@
-"""Recommendation: the cheapest rung whose CI overlaps the best rung's CI."""
+"""Recommendation: the cheapest rung as good as the best one (paired test, else overlapping CIs)."""
 from tunewise.ladder import RungResult
 from tunewise.recommend import recommend
 
@@ -35,3 +35,23 @@ def test_next_steps_read_the_training_curve():
     bottomed = _rung("lora", "fine-tuning", 0.9, 0.86, 0.94, fit_s=300, disk=1)
     bottomed.training = {"steps": 100, "best_step": 40}
     assert any("lowest at step 40 of 100" in s for s in recommend([bottomed], "accuracy").next_steps)
+
+
+def _significance(best, **p_values):
+    rows = [{"rung": name, "p_mcnemar": p, "p_bootstrap": 1.0} for name, p in p_values.items()]
+    return {"best": best, "rows": rows}
+
+
+def test_the_paired_test_decides_what_is_as_good_as_the_best():
+    """Overlapping intervals, but the paired test separates zero_shot from lora: only few_shot stays tied."""
+    results = [_rung("zero_shot", "prompting", 0.80, 0.75, 0.85, predict_s=5),
+               _rung("few_shot_balanced_k3", "prompting", 0.82, 0.77, 0.87, predict_s=20),
+               _rung("lora", "fine-tuning", 0.84, 0.80, 0.88, fit_s=300, disk=10_000_000)]
+    rec = recommend(results, "accuracy", _significance("lora", zero_shot=0.01, few_shot_balanced_k3=0.3))
+    assert rec.rung == "few_shot_balanced_k3" and set(rec.tied_with_best) == {"few_shot_balanced_k3", "lora"}
+    assert "p = 0.3" in rec.reason and "p = 0.01 < 0.05" in rec.reason
+    # A stricter level ties zero_shot too, and the cheapest of the three wins.
+    assert recommend(results, "accuracy", _significance("lora", zero_shot=0.01, few_shot_balanced_k3=0.3),
+                     alpha=0.005).rung == "zero_shot"
+    # Significant everywhere: the best rung itself.
+    assert recommend(results, "accuracy", _significance("lora", zero_shot=0.001, few_shot_balanced_k3=0.02)).rung == "lora"

