@@ -19,6 +19,8 @@ examples:
   tunewise data check examples/support_tickets/tunewise.yaml
   tunewise run examples/support_tickets/tunewise.yaml --set train.epochs=1
   tunewise report runs/<id>
+  tunewise eval runs/<id>                                   # re-score saved predictions, no model loaded
+  tunewise eval smollm2 --benchmark arc.jsonl --format arc  # multiple-choice accuracy by log-likelihood
   tunewise config show tunewise.yaml --doc
   tunewise run examples/support_tickets/thorough.yaml     # every fine-tuning method
   tunewise methods

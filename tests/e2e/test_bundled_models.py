@@ -80,3 +80,15 @@ def test_minilm_gives_384_dim_embeddings():
     assert embeddings.shape == (3, 384)
     similarity = embeddings @ embeddings.T
     assert similarity[0, 1] > similarity[0, 2]
+
+
+def test_smollm2_knows_capitals_far_better_than_chance(smollm2):
+    """The bundled general-knowledge set is answerable: on its geography questions (4 choices, chance 0.25) the
+    base model's interval lies well above chance, so the forgetting check can see knowledge being lost."""
+    from tunewise.benchmarks import GENERAL_KNOWLEDGE
+    from tunewise.evaluate.benchmarks import benchmark_metrics, read_benchmark, score_benchmark
+
+    model, tokenizer = smollm2
+    items = [i for i in read_benchmark(GENERAL_KNOWLEDGE, "arc") if i.group == "geography"]
+    scores = score_benchmark(model, tokenizer, items, "arc", batch_size=16, precision="fp32")
+    assert benchmark_metrics(scores, n_resamples=500)["acc_norm"]["ci_low"] > 0.4

@@ -21,6 +21,7 @@ def test_tunewise_run_on_bundled_model_small_budget(tmp_path):
         "prompt: {few_shot_k: [2]}\n"
         "train: {max_steps: 6, eval_every: 3, max_val_examples: 16, batch_size: 4, lr: 4.0e-4}\n"
         "eval: {max_test_examples: 16, bootstrap_samples: 200}\n"
+        "forgetting: {max_items: 40}\n"
         f"output_dir: {tmp_path / 'runs'}\n"
     )
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}
@@ -40,3 +41,12 @@ def test_tunewise_run_on_bundled_model_small_budget(tmp_path):
     adapter = report_path.parent / "rungs" / "lora" / "adapter"
     assert (adapter / "adapter_config.json").is_file() and (adapter / "adapter_model.safetensors").is_file()
     assert "Recommendation:" in proc.stdout
+
+    # The forgetting check scored the base and the adapter on the same 40 bundled questions; the error analysis
+    # covers every rung.
+    forgetting = report["forgetting"]
+    assert forgetting["items"] == 40 and [r["rung"] for r in forgetting["rungs"]] == ["lora"]
+    assert 0 <= forgetting["base"]["metrics"]["acc_norm"]["value"] <= 1
+    assert set(report["errors"]["worst"]) == {"zero_shot", "few_shot_balanced_k2", "lora"}
+    text = (report_path.parent / "report.md").read_text()
+    assert "## Forgetting check" in text and "## Error analysis" in text
