@@ -12,7 +12,13 @@ from transformers import GenerationConfig
 from tunewise.evaluate.generate import decode_answer, generate_ids, stop_token_ids
 from tunewise.evaluate.likelihood import _score_batch_full, score_labels
 from tunewise.models.chat_template import answer_ids, end_of_turn_id, prompt_ids
-from tunewise.models.load import ensure_converted, is_cached, load_causal_lm, load_encoder, load_tokenizer
+from tunewise.models.load import (
+    ensure_converted,
+    is_cached,
+    load_causal_lm,
+    load_encoder,
+    load_tokenizer,
+)
 from tunewise.models.resolve import resolve_model
 
 pytestmark = pytest.mark.e2e
@@ -86,7 +92,11 @@ def test_smollm2_knows_capitals_far_better_than_chance(smollm2):
     """The bundled general-knowledge set is answerable: on its geography questions (4 choices, chance 0.25) the
     base model's interval lies well above chance, so the forgetting check can see knowledge being lost."""
     from tunewise.benchmarks import GENERAL_KNOWLEDGE
-    from tunewise.evaluate.benchmarks import benchmark_metrics, read_benchmark, score_benchmark
+    from tunewise.evaluate.benchmarks import (
+        benchmark_metrics,
+        read_benchmark,
+        score_benchmark,
+    )
 
     model, tokenizer = smollm2
     items = [i for i in read_benchmark(GENERAL_KNOWLEDGE, "arc") if i.group == "geography"]
