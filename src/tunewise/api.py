@@ -17,9 +17,16 @@ import numpy as np
 import torch
 
 from tunewise import __version__
-from tunewise.config import MAIN_TASK, Config, DataConfig, TaskConfig, config_to_yaml
+from tunewise.config import (
+    MAIN_TASK,
+    Config,
+    DataConfig,
+    TaskConfig,
+    config_to_yaml,
+    load_config,
+)
 from tunewise.data.text import load_documents, load_domain_text
-from tunewise.errors import DataError, TunewiseError
+from tunewise.errors import ConfigError, DataError, Problem, TunewiseError
 from tunewise.evaluate.forgetting import (
     forgetting_items,
     forgetting_section,
@@ -30,8 +37,10 @@ from tunewise.io import write_json, write_text
 from tunewise.ladder import (
     build_plan,
     estimate_rung,
+    load_result,
     planned_methods,
     run_rung,
+    save_result,
     single_task_rungs,
     summarise,
 )
@@ -54,6 +63,7 @@ from tunewise.report.agreement import agreement
 from tunewise.report.errors import error_analysis
 from tunewise.report.render import k_sweep_svg, markdown, terminal_table
 from tunewise.rung import eval_dtype
+from tunewise.train.loop import TrainingInterrupted
 
 
 @dataclass
@@ -120,22 +130,51 @@ def environment() -> dict:
     }
 
 
-def run(config: Config, log=print) -> LadderResult:
-    """Run the whole ladder: check data, split, run every rung on the same test set, write the report."""
+def run(config: Config, log=print, resume: Path | None = None) -> LadderResult:
+    """Run the whole ladder: check data, split, run every rung on the same test set, write the report.
+
+    With `resume` (a run folder whose config is `config`, see `resume_config`), rungs that finished there are
+    kept as they are, and a rung that was training continues from its newest saved state.
+    """
     prepared, test, others = _prepare(config)
     task, split = prepared.task, prepared.split
     benchmark = forgetting_items(config)  # read and checked before any model loads
-
-    run_dir = new_run_dir(config)
-    run_dir.mkdir(parents=True)
-    write_text(run_dir / "config.yaml", config_to_yaml(config))
     data_summary = prepared.summary()
     data_summary["scored_test_examples"] = len(test)
     if others:
         data_summary["multitask"] = multitask_data_summary(task, split, test, others, log)
-    write_json(run_dir / "data.json", data_summary)
-    log(f"[tunewise] run folder: {run_dir}")
+
+    if resume is None:
+        run_dir = new_run_dir(config)
+        run_dir.mkdir(parents=True)
+        write_text(run_dir / "config.yaml", config_to_yaml(config))
+        write_json(run_dir / "data.json", data_summary)
+    else:
+        run_dir = Path(resume)
+        _check_same_data(run_dir, data_summary)
+    log(f"[tunewise] run folder: {run_dir}" + (" (resumed)" if resume else ""))
     log(f"[tunewise] {len(split.train)} train / {len(split.val)} val / {len(test)} test examples; task {task.type}")
+
+    def finished(rung, rung_dir: Path, train, val, rung_test, rung_task):
+        """The rung's result: kept from before when resuming and it finished, else run (and saved) now."""
+        kept = load_result(rung_dir, benchmark) if resume else None
+        if kept is not None:
+            log(f"[tunewise] {rung.name}: finished before the run stopped; kept")
+            return kept
+        seed_everything(config.seed)
+        if hasattr(rung, "resume"):
+            rung.resume = resume is not None
+        try:
+            result = run_rung(rung, train, val, rung_test, rung_task, config, rung_dir,
+                              benchmark if rung_task is task else None)
+        except TrainingInterrupted as err:
+            raise TrainingInterrupted(f"{err}. Resume with: tunewise run --resume {run_dir}", err.checkpoint) from None
+        save_result(result, rung_dir)
+        gc.collect()
+        if not result.skipped:
+            m = result.metrics[rung_task.metric]
+            log(f"[tunewise] {rung.name}: {rung_task.metric} {m['value']:.3f} [{m['ci_low']:.3f}, {m['ci_high']:.3f}]")
+        return result
 
     results = []
     plan = build_plan(config, task, split.train, others)
@@ -143,25 +182,14 @@ def run(config: Config, log=print) -> LadderResult:
         # Taken off the plan, a rung is freed once scored: its model, and after the last prompting rung the
         # shared base model, do not stay in memory while later rungs train.
         rung = plan.pop(0)
-        seed_everything(config.seed)
-        results.append(run_rung(rung, split.train, split.val, test, task, config, run_dir / "rungs" / rung.name,
-                                benchmark))
-        gc.collect()
-        if results[-1].skipped:
-            continue
-        m = results[-1].metrics[task.metric]
-        log(f"[tunewise] {rung.name}: {task.metric} {m['value']:.3f} [{m['ci_low']:.3f}, {m['ci_high']:.3f}]")
+        results.append(finished(rung, run_dir / "rungs" / rung.name, split.train, split.val, test, task))
 
     task_results = []  # multi-task runs: one LoRA per other task, trained and scored on that task alone
     for other, rung in single_task_rungs(config, others):
-        seed_everything(config.seed)
-        result = run_rung(rung, other.train, other.val, other.test, other.task, config,
-                          run_dir / "tasks" / other.name / "lora")
+        result = finished(rung, run_dir / "tasks" / other.name / "lora", other.train, other.val, other.test,
+                          other.task)
         result.task = other.name
         task_results.append(result)
-        gc.collect()
-        m = result.metrics[other.task.metric]
-        log(f"[tunewise] {rung.name}: {other.task.metric} {m['value']:.3f} [{m['ci_low']:.3f}, {m['ci_high']:.3f}]")
 
     significance = paired_tests(results, task.metric, config)
     rec = recommend([r for r in results if not r.skipped], task.metric, significance, config.eval.alpha)
@@ -198,6 +226,67 @@ def run(config: Config, log=print) -> LadderResult:
         write_text(run_dir / "k_sweep.svg", chart)
     write_text(run_dir / "report.md", markdown(report))
     return LadderResult(run_dir, report)
+
+
+def _check_same_data(run_dir: Path, summary: dict) -> None:
+    """A resumed run must see the data it started with: the same files (hashes), split and counts."""
+    path = run_dir / "data.json"
+    if not path.is_file():
+        raise TunewiseError(f"{path}: missing; is {run_dir} a tunewise run folder?")
+    saved = json.loads(path.read_text(encoding="utf-8"))
+    now = json.loads(json.dumps(summary, default=str))
+    differs = sorted(k for k in saved.keys() | now.keys() if saved.get(k) != now.get(k))
+    if differs:
+        raise TunewiseError(f"{run_dir}: the data changed since the run started ({', '.join(differs)} differ in "
+                            "data.json); resuming needs the same files, so start a new run instead")
+
+
+# Fields a resumed run may change with --allow-changes: they change how often training logs, saves, validates
+# and when it stops early, or how many examples a forward pass takes, never what a finished rung computed.
+SAFE_ON_RESUME = ("train.log_every", "train.checkpoint_every", "train.eval_every", "train.patience",
+                  "train.max_val_examples", "eval.batch_size")
+
+
+def resume_config(run_dir: Path, config_path: Path | None = None, overrides: list[str] | None = None,
+                  allow: list[str] | None = None) -> Config:
+    """The config to resume `run_dir` with: its saved config.yaml, or the one given (a YAML and/or --set
+    overrides), refused with every differing field named unless each is in `allow` (and safe to change)."""
+    saved_path = Path(run_dir) / "config.yaml"
+    if not saved_path.is_file():
+        raise TunewiseError(f"{saved_path}: missing; is {run_dir} a tunewise run folder?")
+    saved = load_config(saved_path)
+    if config_path is None and not overrides:
+        return saved
+    requested = load_config(config_path or saved_path, overrides)
+    differs = _flat_differences(saved.model_dump(mode="json"), requested.model_dump(mode="json"))
+    allow = allow or []
+    source = str(config_path) if config_path else "--set"
+    problems = [Problem(source, None, field, "unsafe_change",
+                        f"{field} cannot change when resuming: finished rungs were computed with it; allowed: "
+                        f"{', '.join(SAFE_ON_RESUME)}") for field in allow if field not in SAFE_ON_RESUME]
+    problems += [Problem(source, None, field, "changed_on_resume",
+                         f"was {a!r} when the run started, now {b!r}; resume with the same value"
+                         + (f" or pass --allow-changes {field}" if field in SAFE_ON_RESUME else ""))
+                 for field, (a, b) in differs.items() if field not in allow]
+    if problems:
+        raise ConfigError(problems, title="the config differs from the run being resumed")
+    if differs:
+        n = len(list(Path(run_dir).glob("config.before-resume-*.yaml"))) + 1
+        write_text(Path(run_dir) / f"config.before-resume-{n}.yaml", saved_path.read_text(encoding="utf-8"))
+        write_text(saved_path, config_to_yaml(requested))
+    return requested
+
+
+def _flat_differences(a: dict, b: dict, prefix: str = "") -> dict[str, tuple]:
+    """{dotted field: (a's value, b's value)} for every leaf that differs."""
+    out = {}
+    for key in sorted(a.keys() | b.keys()):
+        x, y = a.get(key), b.get(key)
+        if isinstance(x, dict) and isinstance(y, dict):
+            out |= _flat_differences(x, y, f"{prefix}{key}.")
+        elif x != y:
+            out[f"{prefix}{key}"] = (x, y)
+    return out
 
 
 def _prepare(config: Config):

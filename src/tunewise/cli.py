@@ -18,6 +18,7 @@ EPILOG = """\
 examples:
   tunewise data check examples/support_tickets/tunewise.yaml
   tunewise run examples/support_tickets/tunewise.yaml --set train.epochs=1
+  tunewise run --resume runs/<id>                           # continue a stopped run where it stopped
   tunewise report runs/<id>
   tunewise eval runs/<id>                                   # re-score saved predictions, no model loaded
   tunewise eval smollm2 --benchmark arc.jsonl --format arc  # multiple-choice accuracy by log-likelihood
@@ -43,7 +44,14 @@ def _parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     run = sub.add_parser("run", help="run the ladder on a config and write runs/<id>/report.{json,md}")
-    run.add_argument("config", type=Path, help="tunewise.yaml")
+    run.add_argument("config", type=Path, nargs="?", help="tunewise.yaml (with --resume: optional, checked against "
+                     "the run's own config)")
+    run.add_argument("--resume", type=Path, metavar="RUN_DIR",
+                     help="continue a stopped run (killed, SIGTERM, Ctrl-C): finished rungs are kept, a rung that "
+                     "was training continues from its newest saved state, exactly as if never stopped")
+    run.add_argument("--allow-changes", metavar="FIELD,...", default="",
+                     help="with --resume: fields that may differ from the run's config (only "
+                     "train.log_every, checkpoint_every, eval_every, patience, max_val_examples and eval.batch_size)")
     run.add_argument(
         "--dry-run", action="store_true",
         help="check the data and estimate each rung's wall time from a few timed steps; writes no run folder",
@@ -106,11 +114,18 @@ def _cmd_run(args) -> int:
     from tunewise import api
     from tunewise.config import load_config
 
-    config = load_config(args.config, args.overrides)
     log = lambda m: print(m, file=sys.stderr, flush=True)
-    if args.dry_run:
-        return _print_estimates(api.estimate(config, log=log))
-    result = api.run(config, log=log)
+    if args.resume is not None:
+        allow = [f.strip() for f in args.allow_changes.split(",") if f.strip()]
+        config = api.resume_config(args.resume, args.config, args.overrides, allow)
+        result = api.run(config, log=log, resume=args.resume)
+    else:
+        if args.config is None:
+            raise TunewiseError("tunewise run needs a config (tunewise.yaml), or --resume runs/<id>")
+        config = load_config(args.config, args.overrides)
+        if args.dry_run:
+            return _print_estimates(api.estimate(config, log=log))
+        result = api.run(config, log=log)
     print(api.terminal_table(result.report))
     print(f"\nreport: {result.run_dir / 'report.md'}")
     print(f"report: {result.run_dir / 'report.json'}")

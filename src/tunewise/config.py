@@ -199,6 +199,10 @@ class TrainConfig(_Section):
     precision: Literal["bf16", "fp32"] = Field("bf16", description="bf16 autocast (fast on this CPU) or fp32")
     seed: int = Field(0, description="seed for initialisation, data order and dropout")
     log_every: int = Field(10, ge=1, description="print progress every N optimizer steps")
+    checkpoint_every: int | None = Field(
+        50, ge=1, description="save a resumable training state every N optimizer steps (SIGTERM and Ctrl-C save one "
+        "too); `tunewise run --resume runs/<id>` continues from the newest; empty: only on SIGTERM / Ctrl-C",
+    )
 
 
 class LoraConfig(_Section):

@@ -18,6 +18,7 @@ import torch
 from tunewise.config import ALL_METHODS, MAIN_TASK, Config
 from tunewise.cost import bytes_on_disk, count_parameters, measure
 from tunewise.data.text import load_domain_text
+from tunewise.errors import TrainingError
 from tunewise.evaluate.benchmarks import BenchmarkScores, ChoiceItem
 from tunewise.evaluate.forgetting import score_model
 from tunewise.evaluate.scorers import confusion, per_class
@@ -197,6 +198,7 @@ class TunedRung:
         self.model = self.tokenizer = None
         self.base_params: int | None = None  # parameters of the base before the method changed it
         self.max_length = config.data.max_length  # longest training sequence (another task's own, see multitask)
+        self.resume = False  # continue training from the newest saved state in the rung's folder (run --resume)
 
     def _encode(self, examples: list[Example]) -> list[Encoded]:
         return sft_examples(self.tokenizer, examples, self.task.instruction, self.max_length)
@@ -213,7 +215,8 @@ class TunedRung:
         self.model, self.tokenizer = self._load()
         encoded_train, encoded_val = self._training_data(train, val)
         result = train_loop(
-            self.model, encoded_train, encoded_val, self._train_config(), workdir, pad_id=self.tokenizer.pad_token_id
+            self.model, encoded_train, encoded_val, self._train_config(), workdir, pad_id=self.tokenizer.pad_token_id,
+            resume=self.resume,
         )
         return FitInfo(artifact_dir=self._save(workdir), training=training_summary(result))
 
@@ -277,10 +280,11 @@ class DaptLoraRung(TunedRung):
         self.model, self.tokenizer = self._load()
         pad_id = self.tokenizer.pad_token_id
         domain = continued_pretraining(self.model, self.tokenizer, texts, self.config.dapt, self.config.train,
-                                       workdir / "dapt", pad_id)
+                                       workdir / "dapt", pad_id, resume=self.resume)
         self.model.train()
         encoded_train, encoded_val = self._training_data(train, val)
-        result = train_loop(self.model, encoded_train, encoded_val, self._train_config(), workdir, pad_id)
+        result = train_loop(self.model, encoded_train, encoded_val, self._train_config(), workdir, pad_id,
+                            resume=self.resume)
         training = training_summary(result)
         training["dapt"] = training_summary(domain)
         training["wall_s"] = result.wall_s + domain.wall_s
@@ -553,6 +557,38 @@ def estimate_rung(rung: Rung, train, val, test, workdir: Path) -> dict:
 
 
 PER_EXAMPLE = ("correct", "item_scores", "predictions", "benchmark")  # RungResult fields report.json leaves out
+RESULT_FILE = "result.json"  # a finished rung's whole RungResult: `tunewise run --resume` keeps it, not redoes it
+
+
+def save_result(result: RungResult, rung_dir: Path) -> None:
+    """Write the rung's whole result (per-example fields included) once it is finished."""
+    record = summarise(result) | {"correct": result.correct, "item_scores": result.item_scores,
+                                  "predictions": [dataclasses.asdict(p) for p in result.predictions or []]
+                                  if result.predictions is not None else None}
+    b = result.benchmark
+    record["benchmark"] = None if b is None else {
+        "format": b.format, "ids": [item.id for item in b.items], "log_likelihoods": b.log_likelihoods,
+        "item_scores": b.item_scores}
+    write_json(rung_dir / RESULT_FILE, record)
+
+
+def load_result(rung_dir: Path, benchmark: list[ChoiceItem] | None) -> RungResult | None:
+    """The result a finished rung saved (None when it did not finish); its forgetting scores are tied back to
+    the benchmark's questions, which must be the ones it was scored on."""
+    path = rung_dir / RESULT_FILE
+    if not path.is_file():
+        return None
+    record = json.loads(path.read_text(encoding="utf-8"))
+    if record.get("predictions") is not None:
+        record["predictions"] = [Prediction(**p) for p in record["predictions"]]
+    saved = record.pop("benchmark", None)
+    result = RungResult(**record)
+    if saved is not None:
+        if benchmark is None or [item.id for item in benchmark] != saved["ids"]:
+            raise TrainingError(f"{path}: its forgetting check was scored on other questions than this run's "
+                                "forgetting.benchmark; resume with the benchmark it was run with")
+        result.benchmark = BenchmarkScores(saved["format"], benchmark, saved["log_likelihoods"], saved["item_scores"])
+    return result
 
 
 def summarise(result: RungResult) -> dict:

@@ -73,6 +73,7 @@ def continued_pretraining(
     train_cfg: TrainConfig,
     out_dir: Path,
     pad_id: int,
+    resume: bool = False,
 ) -> TrainResult:
     """Train the model's trainable parameters in place on blocks of `texts`; the model ends in eval mode.
 
@@ -94,4 +95,4 @@ def continued_pretraining(
         flush=True,
     )
     dapt_cfg = train_cfg.model_copy(update={"lr": cfg.lr, "epochs": cfg.epochs, "max_steps": None})
-    return train(model, train_blocks, val_blocks, dapt_cfg, out_dir, pad_id)
+    return train(model, train_blocks, val_blocks, dapt_cfg, out_dir, pad_id, resume=resume)

@@ -326,6 +326,7 @@ class ClassifierRung:
         )
         self.model: DecoderClassifier | EncoderClassifier | None = None
         self.tokenizer: PreTrainedTokenizerBase | None = None
+        self.resume = False  # continue training from the newest saved state in the rung's folder (run --resume)
 
     # ------------------------------------------------------------ setup
 
@@ -371,7 +372,7 @@ class ClassifierRung:
         self._load()
         result = train_loop(
             self.model, self._encode(train), self._encode(val), self._train_config(), workdir, self._pad_id(),
-            loss_fn=classification_loss_sum,
+            loss_fn=classification_loss_sum, resume=self.resume,
         )
         return FitInfo(artifact_dir=self.save(workdir), training=training_summary(result))
 

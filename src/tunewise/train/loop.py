@@ -10,9 +10,12 @@ asked.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import math
+import signal
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -38,7 +41,17 @@ from tunewise.train.batching import (
     split_by_tokens,
     token_counts,
 )
-from tunewise.train.checkpoint import load_trainable, save_trainable
+from tunewise.train.checkpoint import (
+    BEST,
+    STATE_PREFIX,
+    TrainState,
+    load_state,
+    load_trainable,
+    remove_states,
+    save_state,
+    save_trainable,
+    state_dirs,
+)
 from tunewise.train.fused import lean_layers
 from tunewise.train.loss import answer_loss_sum
 from tunewise.train.schedule import lr_lambda
@@ -71,6 +84,7 @@ def train(
     out_dir: Path,
     pad_id: int,
     loss_fn: LossFn = answer_loss_sum,
+    resume: bool = False,
 ) -> TrainResult:
     """Train the model's trainable parameters in place; the model ends in eval mode with the best weights.
 
@@ -78,18 +92,22 @@ def train(
     objective (a classification head, say) passes its own and keeps everything else: batching, schedule, clipping,
     validation, early stopping, checkpoints. A batch is `collate`'s dict; `count` is what the sum is averaged over.
 
+    Every `cfg.checkpoint_every` steps, and when SIGTERM or Ctrl-C arrives (then TrainingInterrupted is raised
+    after the step), a resumable state is written to `out_dir/checkpoints/`. With `resume`, training continues
+    from the newest one and ends exactly where an uninterrupted run would (same weights, bit for bit).
+
     For speed with precision bf16, load the frozen base in bf16 (as the ladder does): autocast computes with
     those values anyway, and fp32 weights would be cast again on every call. Trainable weights stay fp32.
     """
     started = time.perf_counter()
     with _training_attention(model), _checkpointing(model, cfg.gradient_checkpointing), \
-            lean_layers(model, cfg.lean_layers):
-        return _train(model, train_data, val_data, cfg, Path(out_dir), pad_id, started, loss_fn)
+            lean_layers(model, cfg.lean_layers), _stop_requests() as stop:
+        return _train(model, train_data, val_data, cfg, Path(out_dir), pad_id, started, loss_fn, resume, stop)
 
 
 def _train(
     model: nn.Module, train_data: list[Encoded], val_data: list[Encoded], cfg: TrainConfig, out_dir: Path,
-    pad_id: int, started: float, loss_fn: LossFn,
+    pad_id: int, started: float, loss_fn: LossFn, resume: bool, stop: list[str],
 ) -> TrainResult:
     # ------------------------------------------------------------------ setup
     accelerator = _setup_accelerator()
@@ -113,18 +131,17 @@ def _train(
     scheduler = LambdaLR(
         optimizer, partial(lr_lambda, total_steps=total_steps, warmup_steps=warmup_steps, kind=cfg.schedule)
     )
-    stream = _micro_batches(train_data, cfg, pad_id, accelerator)
+    checkpoints = out_dir / "checkpoints"
+    fingerprint = _fingerprint(cfg, train_data, val_data, accelerator)
+    st = _setup_state(checkpoints, model, optimizer, scheduler, fingerprint, resume)
+    stream = _micro_batches(train_data, cfg, pad_id, accelerator, skip=st.micro_batches_done)
     val_batches = _setup_val_batches(val_data, cfg, pad_id, accelerator.device)
-    log_path, best_path = _setup_outputs(out_dir, accelerator)
+    log_path, best_path = _setup_outputs(out_dir, accelerator, st.log)
 
     # ------------------------------------------------------------------ loop
-    step = micro_batches_done = real_tokens = padded_tokens = 0
-    train_s = 0.0  # seconds in training steps only, for tokens/s and ETA
-    window_loss = window_answers = 0.0  # token-weighted train loss since the last log line
-    best_step, best_val_loss, evals_without_gain, stopped_early = None, math.inf, 0, False
-    log: list[dict] = []
-    step_loss = math.nan
-    while step < total_steps:
+    best_val_loss = math.inf if st.best_val_loss is None else st.best_val_loss
+    stopped_early = False
+    while st.step < total_steps:
         step_started = time.perf_counter()
         model.train()  # dropout on (validation switches it off)
         group = [piece for _ in range(cfg.grad_accum) for piece in next(stream)]
@@ -138,16 +155,17 @@ def _train(
             with autocast():
                 loss_sum, _ = loss_fn(model, batch)
             if not torch.isfinite(loss_sum):
+                fp32 = " or use train.precision: fp32" if cfg.precision == "bf16" else ""
                 raise TrainingError(
-                    f"the training loss became {loss_sum.item()} at step {step + 1}; lower train.lr "
-                    f"(now {cfg.lr:g}) or use train.precision: fp32"
+                    f"the training loss became {loss_sum.item()} at step {st.step + 1}; lower train.lr "
+                    f"(now {cfg.lr:g}){fp32}. {_last_good(checkpoints)}"
                 )
             (loss_sum / step_answers).backward()
             step_loss_sum += loss_sum.item()
             real, computed = token_counts(batch)
-            real_tokens += real
-            padded_tokens += computed
-        micro_batches_done += cfg.grad_accum
+            st.real_tokens += real
+            st.padded_tokens += computed
+        st.micro_batches_done += cfg.grad_accum
         if accelerator.num_processes > 1:
             # The loss bypasses model.forward (and so DDP); the trainable gradients are few, so sum them by hand.
             for p in params:
@@ -158,60 +176,146 @@ def _train(
         optimizer.step()
         scheduler.step()
         optimizer.zero_grad(set_to_none=True)
-        step += 1
-        train_s += time.perf_counter() - step_started
-        step_loss = step_loss_sum / step_answers  # this process's share when there are several
-        window_loss += step_loss_sum
-        window_answers += step_answers
-        epoch = micro_batches_done / batches_per_epoch
+        st.step += 1
+        st.train_s += time.perf_counter() - step_started
+        st.step_loss = step_loss_sum / step_answers  # this process's share when there are several
+        st.window_loss += step_loss_sum
+        st.window_answers += step_answers
+        epoch = st.micro_batches_done / batches_per_epoch
 
-        if step % cfg.log_every == 0 or step == total_steps:
-            event = _event("train", step, epoch, lr, real_tokens, train_s, started,
-                           loss=window_loss / window_answers, grad_norm=grad_norm)
-            window_loss = window_answers = 0.0
-            _write_event(log, event, log_path, accelerator)
-            eta_s = (total_steps - step) * train_s / step
+        if st.step % cfg.log_every == 0 or st.step == total_steps:
+            event = _event("train", st.step, epoch, lr, st.real_tokens, st.train_s, started,
+                           loss=st.window_loss / st.window_answers, grad_norm=grad_norm)
+            st.window_loss = st.window_answers = 0.0
+            _write_event(st.log, event, log_path, accelerator)
+            eta_s = (total_steps - st.step) * st.train_s / st.step
             accelerator.print(
-                f"step {step}/{total_steps}  epoch {epoch:.2f}  loss {event['loss']:.4f}  lr {lr:.2e}  "
+                f"step {st.step}/{total_steps}  epoch {epoch:.2f}  loss {event['loss']:.4f}  lr {lr:.2e}  "
                 f"{event['tokens_per_s']:.0f} tok/s  ETA {clock(eta_s)}",
                 file=sys.stderr,
             )
 
-        if val_batches and (step % cfg.eval_every == 0 or step == total_steps):
+        if val_batches and (st.step % cfg.eval_every == 0 or st.step == total_steps):
             val_loss = _validation_loss(model, val_batches, autocast, cfg.attention, loss_fn)
-            event = _event("eval", step, epoch, lr, real_tokens, train_s, started, val_loss=val_loss)
-            _write_event(log, event, log_path, accelerator)
-            accelerator.print(f"step {step}/{total_steps}  val_loss {val_loss:.4f}", file=sys.stderr)
+            event = _event("eval", st.step, epoch, lr, st.real_tokens, st.train_s, started, val_loss=val_loss)
+            _write_event(st.log, event, log_path, accelerator)
+            accelerator.print(f"step {st.step}/{total_steps}  val_loss {val_loss:.4f}", file=sys.stderr)
             if val_loss < best_val_loss:
-                best_step, best_val_loss, evals_without_gain = step, val_loss, 0
+                st.best_step, best_val_loss, st.evals_without_gain = st.step, val_loss, 0
                 if accelerator.is_main_process:
                     save_trainable(model, best_path)
                 accelerator.wait_for_everyone()
             else:
-                evals_without_gain += 1
-                if cfg.patience is not None and evals_without_gain >= cfg.patience:
+                st.evals_without_gain += 1
+                if cfg.patience is not None and st.evals_without_gain >= cfg.patience:
                     stopped_early = True
-                    accelerator.print(f"early stop at step {step}: no val_loss gain in {cfg.patience} evals",
+                    accelerator.print(f"early stop at step {st.step}: no val_loss gain in {cfg.patience} evals",
                                       file=sys.stderr)
                     break
 
+        st.best_val_loss = None if best_val_loss == math.inf else best_val_loss
+        due = cfg.checkpoint_every is not None and st.step % cfg.checkpoint_every == 0 and st.step < total_steps
+        if due or stop:
+            if not all(torch.isfinite(p).all() for p in params):  # a state to resume from must be a good one
+                raise TrainingError(f"the trainable weights became NaN or infinite by step {st.step}; lower "
+                                    f"train.lr (now {cfg.lr:g}). {_last_good(checkpoints)}")
+            where = _save_state(checkpoints, model, optimizer, scheduler, st, fingerprint, accelerator)
+            if stop:
+                raise TrainingInterrupted(f"training stopped by {stop[0]} after step {st.step} of {total_steps}; "
+                                          f"its state is saved in {where}", where)
+
     # ------------------------------------------------------------------ save
-    if best_step is not None and best_step != step:
+    if st.best_step is not None and st.best_step != st.step:
         load_trainable(model, best_path)
+    if accelerator.is_main_process:
+        remove_states(checkpoints)  # finished: nothing left to resume (the best weights stay)
     model.eval()
     return TrainResult(
-        steps=step,
-        epochs_done=micro_batches_done / batches_per_epoch,
-        best_step=best_step,
-        best_val_loss=None if best_step is None else best_val_loss,
-        final_train_loss=step_loss,
-        real_tokens=real_tokens,
-        padded_tokens=padded_tokens,
+        steps=st.step,
+        epochs_done=st.micro_batches_done / batches_per_epoch,
+        best_step=st.best_step,
+        best_val_loss=st.best_val_loss if st.best_step is not None else None,
+        final_train_loss=math.nan if st.step_loss is None else st.step_loss,
+        real_tokens=st.real_tokens,
+        padded_tokens=st.padded_tokens,
         wall_s=time.perf_counter() - started,
-        tokens_per_s=real_tokens / train_s if train_s else 0.0,
-        log=log,
+        tokens_per_s=st.real_tokens / st.train_s if st.train_s else 0.0,
+        log=st.log,
         stopped_early=stopped_early,
     )
+
+
+# ---------------------------------------------------------------------- resuming
+
+
+class TrainingInterrupted(TrainingError):
+    """SIGTERM or Ctrl-C stopped training after a step; the state was saved there (`checkpoint`)."""
+
+    def __init__(self, message: str, checkpoint: Path):
+        super().__init__(message)
+        self.checkpoint = checkpoint
+
+
+@contextmanager
+def _stop_requests() -> Iterator[list[str]]:
+    """While training, SIGTERM and Ctrl-C (SIGINT) ask the loop to save and stop after the current step: the
+    yielded list gets the signal's name. Outside the main thread (where handlers cannot be set) nothing changes."""
+    requests: list[str] = []
+    if threading.current_thread() is not threading.main_thread():
+        yield requests
+        return
+
+    def ask(signum, frame):
+        requests.append(signal.Signals(signum).name)
+
+    previous = {sig: signal.signal(sig, ask) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        yield requests
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _fingerprint(cfg: TrainConfig, train_data: list[Encoded], val_data: list[Encoded],
+                 accelerator: Accelerator) -> dict:
+    """What must be the same for a saved state to continue this run: the settings that shape the steps, the data,
+    and the number of processes. Logging, checkpoints and validation (which picks the best step but never changes
+    a step's update) may differ: `tunewise run --resume --allow-changes` decides which of those a user changes."""
+    free = {"log_every", "checkpoint_every", "eval_every", "patience", "max_val_examples"}
+    digest = hashlib.sha256()
+    for example in (*train_data, *val_data):
+        digest.update(json.dumps([example.input_ids, example.labels]).encode())
+    return {**{f"train.{k}": v for k, v in cfg.model_dump(mode="json").items() if k not in free},
+            "data": digest.hexdigest(), "processes": accelerator.num_processes}
+
+
+def _setup_state(checkpoints: Path, model: nn.Module, optimizer, scheduler, fingerprint: dict,
+                 resume: bool) -> TrainState:
+    """A fresh state, or with `resume` the newest saved one restored (a fresh one when none was saved yet)."""
+    saved = state_dirs(checkpoints) if resume else []
+    if not saved:
+        return TrainState(log=[])
+    state = load_state(saved[-1], model, optimizer, scheduler, fingerprint)
+    print(f"[tunewise] resuming from {saved[-1]} (step {state.step})", file=sys.stderr, flush=True)
+    return state
+
+
+def _save_state(checkpoints: Path, model, optimizer, scheduler, st: TrainState, fingerprint: dict,
+                accelerator: Accelerator) -> Path:
+    where = checkpoints / f"{STATE_PREFIX}{st.step}"
+    if accelerator.is_main_process:
+        where = save_state(checkpoints, model, optimizer, scheduler, st, fingerprint)
+    accelerator.wait_for_everyone()
+    return where
+
+
+def _last_good(checkpoints: Path) -> str:
+    """Where the newest saved state and the best weights are, for a run that cannot go on."""
+    states = state_dirs(checkpoints)
+    kept = [f"the last saved state is {states[-1]}" if states else "",
+            f"the best weights so far are in {checkpoints / BEST}" if (checkpoints / BEST).is_file() else ""]
+    kept = [k for k in kept if k]
+    return ("Kept: " + "; ".join(kept) + ".") if kept else "No checkpoint was saved before it."
 
 
 # ---------------------------------------------------------------------- setup helpers
@@ -295,9 +399,13 @@ def _setup_optimizer(params: list[nn.Parameter], cfg: TrainConfig) -> torch.opti
 
 
 def _micro_batches(
-    data: list[Encoded], cfg: TrainConfig, pad_id: int, accelerator: Accelerator
+    data: list[Encoded], cfg: TrainConfig, pad_id: int, accelerator: Accelerator, skip: int = 0
 ) -> Iterator[list[dict[str, Tensor]]]:
-    """Micro-batches epoch after epoch, each as its tensor pieces; each process takes every num_processes-th."""
+    """Micro-batches epoch after epoch, each as its tensor pieces; each process takes every num_processes-th.
+
+    The order depends only on (seed, epoch), so a resumed run skips the `skip` micro-batches it already trained
+    on (without building them) and continues with the very next one.
+    """
     lengths = [len(e.input_ids) for e in data]
     epoch = 0
     while True:
@@ -305,6 +413,9 @@ def _micro_batches(
         # Every process must take the same number of steps, or the gradient sums would wait forever.
         usable = len(batches) - len(batches) % accelerator.num_processes
         for indices in batches[accelerator.process_index : usable : accelerator.num_processes]:
+            if skip:
+                skip -= 1
+                continue
             yield _tensors([data[i] for i in indices], cfg, pad_id, accelerator.device)
         epoch += 1
 
@@ -330,12 +441,14 @@ def _setup_val_batches(
     ]
 
 
-def _setup_outputs(out_dir: Path, accelerator: Accelerator) -> tuple[Path, Path]:
+def _setup_outputs(out_dir: Path, accelerator: Accelerator, log: list[dict]) -> tuple[Path, Path]:
+    """(train_log.jsonl, best weights path); the log is rewritten with `log`, the events up to where this run
+    starts (none for a fresh run; a resumed run drops the events its killed predecessor wrote after the state)."""
     log_path = out_dir / "train_log.jsonl"
-    best_path = out_dir / "checkpoints" / "best.safetensors"
+    best_path = out_dir / "checkpoints" / BEST
     if accelerator.is_main_process:
         best_path.parent.mkdir(parents=True, exist_ok=True)
-        log_path.write_text("", encoding="utf-8")  # a rerun in the same folder starts a fresh log
+        log_path.write_text("".join(json.dumps(event) + "\n" for event in log), encoding="utf-8")
     return log_path, best_path
 
 
