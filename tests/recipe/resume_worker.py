@@ -16,14 +16,14 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from conftest import build_tiny_llama, build_tiny_tokenizer  # noqa: E402
+from conftest import build_tiny_llama, build_tiny_tokenizer
 
-from tunewise.config import LoraConfig, TrainConfig  # noqa: E402
-from tunewise.methods import lora  # noqa: E402
-from tunewise.train import checkpoint  # noqa: E402
-from tunewise.train.batching import Encoded  # noqa: E402
-from tunewise.train.loop import TrainingInterrupted, train  # noqa: E402
-from tunewise.train.loss import answer_loss_sum  # noqa: E402
+from tunewise.config import LoraConfig, TrainConfig
+from tunewise.methods import lora
+from tunewise.train import checkpoint
+from tunewise.train.batching import Encoded
+from tunewise.train.loop import TrainingInterrupted, train
+from tunewise.train.loss import answer_loss_sum
 
 CONFIG = TrainConfig(lr=3e-3, max_steps=12, batch_size=4, grad_accum=2, eval_every=4, patience=None,
                      precision="fp32", log_every=2, checkpoint_every=3, warmup_ratio=0.2)

@@ -33,8 +33,8 @@ def weights(path: Path) -> dict[str, torch.Tensor]:
 
 def assert_identical(a: dict, b: dict) -> None:
     assert a.keys() == b.keys()
-    for name in a:
-        assert torch.equal(a[name], b[name]), name
+    for name, tensor in a.items():
+        assert torch.equal(tensor, b[name]), name
 
 
 @pytest.fixture(scope="module")

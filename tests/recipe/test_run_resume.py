@@ -99,7 +99,7 @@ def assert_same_run(run_dir: Path, reference: Path) -> None:
 def test_sigkill_while_training_then_resume_equals_an_uninterrupted_run(uninterrupted, tiny_model_dir_module,
                                                                        tmp_path):
     proc = start(write_config(tmp_path, tiny_model_dir_module))
-    checkpoints = lambda: only_run(tmp_path) / "rungs" / "lora" / "checkpoints"  # noqa: E731
+    checkpoints = lambda: only_run(tmp_path) / "rungs" / "lora" / "checkpoints"
     wait_for(lambda: (tmp_path / "runs").is_dir() and any(True for _ in (tmp_path / "runs").iterdir())
              and len(state_dirs(checkpoints())) >= 2, proc)
     proc.send_signal(signal.SIGKILL)
@@ -117,7 +117,7 @@ def test_sigkill_while_training_then_resume_equals_an_uninterrupted_run(uninterr
 def test_sigterm_saves_stops_with_the_resume_command_and_resumes_exactly(uninterrupted, tiny_model_dir_module,
                                                                         tmp_path):
     proc = start(write_config(tmp_path, tiny_model_dir_module))
-    log = lambda: only_run(tmp_path) / "rungs" / "lora" / "train_log.jsonl"  # noqa: E731
+    log = lambda: only_run(tmp_path) / "rungs" / "lora" / "train_log.jsonl"
     wait_for(lambda: (tmp_path / "runs").is_dir() and any(True for _ in (tmp_path / "runs").iterdir())
              and log().is_file() and log().stat().st_size > 0, proc)
     proc.send_signal(signal.SIGTERM)

@@ -16,17 +16,21 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from safetensors import SafetensorError
+from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 from torch import nn
 
 from tunewise.errors import TrainingError
 
 STATE_PREFIX = "state-"
-TRAINABLE, OPTIMIZER, RNG, STATE, BEST = (
-    "trainable.safetensors", "optimizer.safetensors", "rng.safetensors", "state.json", "best.safetensors",
-)
-REQUIRED = (TRAINABLE, OPTIMIZER, RNG, STATE)
+TRAINABLE, OPTIMIZER, STATE, BEST = "trainable.safetensors", "optimizer.safetensors", "state.json", "best.safetensors"
+REQUIRED = (TRAINABLE, OPTIMIZER, STATE)
+
+
+def rng_file(rank: int) -> str:
+    """Each process's random generators have a file of their own (dropout draws differ between processes)."""
+    return f"rng-{rank}.safetensors"
+
 KEEP_STATES = 2  # the newest states kept; older ones are removed once a newer one is in place
 
 
@@ -99,22 +103,39 @@ def state_dirs(checkpoints: Path) -> list[Path]:
     return sorted(found, key=lambda p: int(p.name[len(STATE_PREFIX):]))
 
 
-def save_state(checkpoints: Path, model: nn.Module, optimizer: torch.optim.Optimizer, scheduler, state: TrainState,
-               fingerprint: dict) -> Path:
-    """Write a resumable state for `state.step` (temporary folder, then rename) and drop all but the newest few."""
-    final = checkpoints / f"{STATE_PREFIX}{state.step}"
-    tmp = checkpoints / f".{final.name}.tmp"
+def begin_state(checkpoints: Path, step: int) -> Path:
+    """The temporary folder the state of `step` is written to (emptied if a killed write left it)."""
+    tmp = checkpoints / f".{STATE_PREFIX}{step}.tmp"
     if tmp.exists():
-        shutil.rmtree(tmp)  # left by a write that was killed
+        shutil.rmtree(tmp)
     tmp.mkdir(parents=True)
+    return tmp
+
+
+def save_rng(tmp: Path, rank: int = 0) -> None:
+    """This process's random generators (torch, CUDA, Python, numpy) into the state being written."""
+    save_file(_rng_tensors(), str(tmp / rng_file(rank)), metadata={"python": json.dumps(_python_random()),
+                                                                  "numpy": json.dumps(_numpy_random())})
+
+
+def save_state(checkpoints: Path, model: nn.Module, optimizer: torch.optim.Optimizer, scheduler, state: TrainState,
+               fingerprint: dict, tmp: Path | None = None) -> Path:
+    """Write a resumable state for `state.step` (temporary folder, then rename) and drop all but the newest few.
+
+    Several processes: each has written its generators into `tmp` (begin_state, save_rng) before the main one
+    writes the rest here; alone, everything is written here.
+    """
+    final = checkpoints / f"{STATE_PREFIX}{state.step}"
+    if tmp is None:
+        tmp = begin_state(checkpoints, state.step)
+        save_rng(tmp)
     save_trainable(model, tmp / TRAINABLE)
     tensors, groups = _optimizer_tensors(optimizer)
     save_file(tensors, str(tmp / OPTIMIZER))
-    save_file(_rng_tensors(), str(tmp / RNG))
     if (checkpoints / BEST).is_file():
         shutil.copyfile(checkpoints / BEST, tmp / BEST)  # the best weights as of this step
     record = {"state": state.__dict__, "optimizer_groups": groups, "scheduler": _scheduler_dict(scheduler),
-              "python_random": _python_random(), "numpy_random": _numpy_random(), "fingerprint": fingerprint}
+              "fingerprint": fingerprint}
     (tmp / STATE).write_text(json.dumps(record), encoding="utf-8")
     if final.exists():
         shutil.rmtree(final)
@@ -125,13 +146,13 @@ def save_state(checkpoints: Path, model: nn.Module, optimizer: torch.optim.Optim
 
 
 def load_state(directory: Path, model: nn.Module, optimizer: torch.optim.Optimizer, scheduler,
-               fingerprint: dict) -> TrainState:
+               fingerprint: dict, rank: int = 0) -> TrainState:
     """Restore a state written by `save_state` into the model, optimizer, scheduler and random generators.
 
     Every file is checked first: a missing or unreadable one is an error naming it, never a silent fresh start.
     A state written by a run with other training settings or data is refused, naming what differs.
     """
-    for name in REQUIRED:
+    for name in (*REQUIRED, rng_file(rank)):
         if not (directory / name).is_file():
             raise TrainingError(f"{directory / name}: missing; the checkpoint is incomplete (delete {directory} to "
                                 "resume from an older one, or start the run again)")
@@ -145,13 +166,15 @@ def load_state(directory: Path, model: nn.Module, optimizer: torch.optim.Optimiz
     if differs:
         raise TrainingError(f"{directory}: written by a run with other settings ({', '.join(differs)} differ); "
                             "resume with the settings and data it was written with")
-    optimizer_tensors, rng = _read_tensors(directory / OPTIMIZER), _read_tensors(directory / RNG)
+    optimizer_tensors, rng = _read_tensors(directory / OPTIMIZER), _read_tensors(directory / rng_file(rank))
+    with safe_open(str(directory / rng_file(rank)), "pt") as f:
+        saved_random = f.metadata()
     load_trainable(model, directory / TRAINABLE)
     _load_optimizer(optimizer, optimizer_tensors, record["optimizer_groups"], directory / OPTIMIZER)
     _load_scheduler(scheduler, record["scheduler"])
-    _restore_rng(rng, record["python_random"], record["numpy_random"])
+    _restore_rng(rng, json.loads(saved_random["python"]), json.loads(saved_random["numpy"]))
     best = directory / BEST
-    if best.is_file():
+    if best.is_file() and rank == 0:
         shutil.copyfile(best, directory.parent / BEST)
     return state
 

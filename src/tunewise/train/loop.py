@@ -45,9 +45,11 @@ from tunewise.train.checkpoint import (
     BEST,
     STATE_PREFIX,
     TrainState,
+    begin_state,
     load_state,
     load_trainable,
     remove_states,
+    save_rng,
     save_state,
     save_trainable,
     state_dirs,
@@ -133,7 +135,7 @@ def _train(
     )
     checkpoints = out_dir / "checkpoints"
     fingerprint = _fingerprint(cfg, train_data, val_data, accelerator)
-    st = _setup_state(checkpoints, model, optimizer, scheduler, fingerprint, resume)
+    st = _setup_state(checkpoints, model, optimizer, scheduler, fingerprint, resume, accelerator)
     stream = _micro_batches(train_data, cfg, pad_id, accelerator, skip=st.micro_batches_done)
     val_batches = _setup_val_batches(val_data, cfg, pad_id, accelerator.device)
     log_path, best_path = _setup_outputs(out_dir, accelerator, st.log)
@@ -171,6 +173,8 @@ def _train(
             for p in params:
                 if p.grad is not None:
                     p.grad = accelerator.reduce(p.grad, "sum")
+            # The whole step's loss (every process's share), so the log reads like a single process's.
+            step_loss_sum = float(accelerator.reduce(torch.tensor(step_loss_sum, device=accelerator.device), "sum"))
         grad_norm = _clip_gradients(params, cfg.max_grad_norm)
         lr = scheduler.get_last_lr()[0]
         optimizer.step()
@@ -178,7 +182,7 @@ def _train(
         optimizer.zero_grad(set_to_none=True)
         st.step += 1
         st.train_s += time.perf_counter() - step_started
-        st.step_loss = step_loss_sum / step_answers  # this process's share when there are several
+        st.step_loss = step_loss_sum / step_answers
         st.window_loss += step_loss_sum
         st.window_answers += step_answers
         epoch = st.micro_batches_done / batches_per_epoch
@@ -290,23 +294,31 @@ def _fingerprint(cfg: TrainConfig, train_data: list[Encoded], val_data: list[Enc
 
 
 def _setup_state(checkpoints: Path, model: nn.Module, optimizer, scheduler, fingerprint: dict,
-                 resume: bool) -> TrainState:
+                 resume: bool, accelerator: Accelerator) -> TrainState:
     """A fresh state, or with `resume` the newest saved one restored (a fresh one when none was saved yet)."""
     saved = state_dirs(checkpoints) if resume else []
     if not saved:
         return TrainState(log=[])
-    state = load_state(saved[-1], model, optimizer, scheduler, fingerprint)
+    state = load_state(saved[-1], model, optimizer, scheduler, fingerprint, accelerator.process_index)
+    accelerator.wait_for_everyone()  # the main process has put the best weights back in place
     print(f"[tunewise] resuming from {saved[-1]} (step {state.step})", file=sys.stderr, flush=True)
     return state
 
 
 def _save_state(checkpoints: Path, model, optimizer, scheduler, st: TrainState, fingerprint: dict,
                 accelerator: Accelerator) -> Path:
-    where = checkpoints / f"{STATE_PREFIX}{st.step}"
+    """Every process writes its random generators, then the main one the rest (weights and optimizer are the
+    same everywhere) and renames the folder into place."""
+    tmp = checkpoints / f".{STATE_PREFIX}{st.step}.tmp"
     if accelerator.is_main_process:
-        where = save_state(checkpoints, model, optimizer, scheduler, st, fingerprint)
+        begin_state(checkpoints, st.step)
     accelerator.wait_for_everyone()
-    return where
+    save_rng(tmp, accelerator.process_index)
+    accelerator.wait_for_everyone()
+    if accelerator.is_main_process:
+        save_state(checkpoints, model, optimizer, scheduler, st, fingerprint, tmp)
+    accelerator.wait_for_everyone()
+    return checkpoints / f"{STATE_PREFIX}{st.step}"
 
 
 def _last_good(checkpoints: Path) -> str:
