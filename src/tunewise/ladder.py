@@ -35,6 +35,7 @@ from tunewise.methods.multitask import (
     mixture_shares,
     validation_mix,
 )
+from tunewise.models.adapted import write_base_record
 from tunewise.models.chat_template import encode_example
 from tunewise.models.embed import TextEncoder
 from tunewise.models.load import load_causal_lm
@@ -224,6 +225,8 @@ class TunedRung:
         directory = workdir / ("model" if self.method.full_precision_base else "adapter")
         self.model.to(eval_dtype(self.config))  # stored as it predicts (a full model in bf16 is half the bytes)
         self.method.save(self.model, self.tokenizer, directory)
+        if not self.method.full_precision_base:
+            write_base_record(directory, self.model, self.tokenizer)  # checked when the adapter loads again
         return directory
 
     def estimate_fit(self, train, val, workdir) -> float:

@@ -1,15 +1,21 @@
 """A language model as a user points at one to evaluate: a base model (bundled name, Hugging Face folder, GGUF
 file, merged export) or a folder holding an adapter (PEFT or tunewise's bottleneck adapters) for a base.
 
-Adapters load from safetensors only; an adapter folder names its base model, which `base` overrides.
+Adapters load from safetensors only; an adapter folder names its base model, which `base` overrides. Before an
+adapter is applied its tensors are checked (no NaN or infinite values), and when tunewise saved it, the base is
+checked against the fingerprint of the base it was trained on (BASE_RECORD: hashes of the base's config and
+tokenizer); shapes that do not fit the base are reported by tensor name.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
 import torch
 from peft import PeftModel
+from safetensors import SafetensorError
+from safetensors.torch import load_file
 
 from tunewise.errors import ModelError
 from tunewise.methods import bottleneck
@@ -17,6 +23,50 @@ from tunewise.methods.head import HEAD_CONFIG
 from tunewise.models.load import load_causal_lm
 
 PEFT_CONFIG, PEFT_WEIGHTS = "adapter_config.json", "adapter_model.safetensors"
+PICKLED_ADAPTERS = ("adapter_model.bin", "*.pt", "*.pth", "*.ckpt")
+BASE_RECORD = "tunewise_base.json"  # written next to an adapter: the fingerprint of the base it was trained on
+# Config keys that say where or how a base was stored, not what it is.
+_VOLATILE = {"_name_or_path", "name_or_path", "torch_dtype", "dtype", "transformers_version", "_commit_hash",
+             "use_cache", "_attn_implementation", "_attn_implementation_autoset"}
+
+
+def base_fingerprint(model, tokenizer) -> dict[str, str]:
+    """{config, tokenizer}: sha256 of the base model's architecture config and of its tokenizer's vocabulary."""
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    config = {k: v for k, v in base.config.to_dict().items() if k not in _VOLATILE}
+    vocab = sorted(tokenizer.get_vocab().items())
+    return {"config": _sha(config), "tokenizer": _sha([vocab, tokenizer.all_special_tokens])}
+
+
+def _sha(value) -> str:
+    return hashlib.sha256(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def write_base_record(directory: Path, model, tokenizer) -> None:
+    """Record which base an adapter in `directory` was trained on."""
+    (Path(directory) / BASE_RECORD).write_text(json.dumps(base_fingerprint(model, tokenizer), indent=2) + "\n",
+                                                encoding="utf-8")
+
+
+def check_adapter(directory: Path, model, tokenizer) -> None:
+    """Refuse an adapter whose tensors hold NaN or infinite values, or that was trained on another base."""
+    path = directory / PEFT_WEIGHTS
+    try:
+        tensors = load_file(str(path))
+    except (SafetensorError, OSError) as err:
+        raise ModelError(f"{path}: not a readable safetensors file ({err})") from None
+    for name, tensor in tensors.items():
+        if tensor.is_floating_point() and not torch.isfinite(tensor).all():
+            raise ModelError(f"{path}: tensor {name} holds NaN or infinite values; the adapter is broken (was its "
+                             "training diverging?)")
+    record = directory / BASE_RECORD
+    if record.is_file():
+        saved = json.loads(record.read_text(encoding="utf-8"))
+        now = base_fingerprint(model, tokenizer)
+        differs = [k for k in ("config", "tokenizer") if saved.get(k) != now[k]]
+        if differs:
+            raise ModelError(f"{directory}: trained on another base model (its {' and '.join(differs)} differ from "
+                             f"this base's, see {BASE_RECORD}); load it on the base it was trained on")
 
 
 def adapter_kind(path: Path) -> str | None:
@@ -47,12 +97,31 @@ def load_adapted(target: str | Path, base: str | None = None, dtype: torch.dtype
         raise ModelError(f"{path}: a {kind} adapter does not name its base model; pass --base MODEL")
     model, tokenizer = load_causal_lm(base, dtype=dtype)
     if kind == "bottleneck":
+        check_adapter(path, model, tokenizer)
         model = bottleneck.load(model, path).to(dtype)
     else:
-        if not (path / PEFT_WEIGHTS).is_file():
-            raise ModelError(f"{path}: no {PEFT_WEIGHTS}; tunewise loads adapter weights from safetensors only")
-        model = PeftModel.from_pretrained(model, str(path)).to(dtype)  # adapter weights too, as the ladder scores
+        _require_safetensors(path)
+        check_adapter(path, model, tokenizer)
+        try:
+            model = PeftModel.from_pretrained(model, str(path))
+        except RuntimeError as err:  # transformers: "size mismatch for <tensor>: copying a param with shape ..."
+            detail = next((line.strip() for line in str(err).splitlines() if "size mismatch" in line), str(err))
+            raise ModelError(f"{path}: does not fit the base model {base}: {detail}") from None
+        model = model.to(dtype)  # adapter weights too, as the ladder scores
     return model.eval(), tokenizer, f"{kind} adapter {path} on {base}"
+
+
+def _require_safetensors(path: Path) -> None:
+    if (path / PEFT_WEIGHTS).is_file():
+        return
+    pickled = sorted(p.name for pattern in PICKLED_ADAPTERS for p in path.glob(pattern))
+    if pickled:
+        raise ModelError(
+            f"{path}: adapter weights only as pickle ({', '.join(pickled)}), which tunewise does not load because "
+            "pickle can run code; convert them once, in an environment you trust, with `PeftModel.from_pretrained("
+            "base, dir).save_pretrained(dir, safe_serialization=True)`"
+        )
+    raise ModelError(f"{path}: no {PEFT_WEIGHTS}; tunewise loads adapter weights from safetensors only")
 
 
 def _peft_base(path: Path) -> str | None:
