@@ -5,14 +5,18 @@ Errors meant for people (TunewiseError) are printed without a traceback and exit
 from __future__ import annotations
 
 import argparse
+import errno
 import os
 import sys
 from pathlib import Path
 
 from tunewise import __version__
 from tunewise.benchmarks import FORMAT_SHAPES, FORMATS
-from tunewise.errors import TunewiseError
+from tunewise.errors import TunewiseError, write_failure
 from tunewise.io import write_json
+
+# Why a write fails for want of room or permission: no space, over quota, file too large, read-only, denied.
+WRITE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS, errno.EACCES, errno.EPERM}
 
 EPILOG = """\
 examples:
@@ -248,6 +252,17 @@ def main(argv: list[str] | None = None) -> int:
         return handlers[args.command](args)
     except TunewiseError as err:
         print(f"tunewise: error: {err}", file=sys.stderr)
+        return 2
+    except OSError as err:
+        if err.errno not in WRITE_ERRNOS:
+            raise
+        print(f"tunewise: error: {write_failure(err.filename or 'output', err)}", file=sys.stderr)
+        return 2
+    except Exception as err:
+        # safetensors (weights written through PEFT or transformers) reports a failed write in its own error type.
+        if type(err).__name__ != "SafetensorError" or "I/O error" not in str(err):
+            raise
+        print(f"tunewise: error: {write_failure('a weights file', err)}", file=sys.stderr)
         return 2
 
 

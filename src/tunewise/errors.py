@@ -55,5 +55,16 @@ class ModelError(TunewiseError):
     """A model could not be resolved or loaded."""
 
 
+class OutputError(TunewiseError):
+    """A file could not be written (disk full, file size limit, read-only folder)."""
+
+
+def write_failure(path, err: BaseException) -> OutputError:
+    """The error for a failed write: what, where, why, and that nothing already there was changed."""
+    why = getattr(err, "strerror", None) or str(err)
+    return OutputError(f"{path}: could not write ({why}); free disk space or point output_dir at a writable folder. "
+                       "Files already there are unchanged: tunewise writes to a temporary name and renames.")
+
+
 class TrainingError(TunewiseError):
     """Training could not go on (diverged, nothing to train on, ...)."""

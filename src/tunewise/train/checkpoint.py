@@ -20,7 +20,8 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 from torch import nn
 
-from tunewise.errors import TrainingError
+from tunewise.errors import TrainingError, write_failure
+from tunewise.io import write_text
 
 STATE_PREFIX = "state-"
 TRAINABLE, OPTIMIZER, STATE, BEST = "trainable.safetensors", "optimizer.safetensors", "state.json", "best.safetensors"
@@ -40,8 +41,16 @@ def save_trainable(model: nn.Module, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tensors = {name: p.detach().cpu().contiguous().clone() for name, p in model.named_parameters() if p.requires_grad}
     tmp = path.with_name(path.name + ".tmp")
-    save_file(tensors, str(tmp))
+    write_tensors(tensors, tmp)
     os.replace(tmp, path)
+
+
+def write_tensors(tensors: dict[str, torch.Tensor], path: Path, metadata: dict[str, str] | None = None) -> None:
+    """save_file, with a failed write (disk full, read-only) reported as the file that could not be written."""
+    try:
+        save_file(tensors, str(path), metadata=metadata)
+    except (SafetensorError, OSError) as err:
+        raise write_failure(path, err) from None
 
 
 def load_trainable(model: nn.Module, path: Path) -> None:
@@ -114,7 +123,7 @@ def begin_state(checkpoints: Path, step: int) -> Path:
 
 def save_rng(tmp: Path, rank: int = 0) -> None:
     """This process's random generators (torch, CUDA, Python, numpy) into the state being written."""
-    save_file(_rng_tensors(), str(tmp / rng_file(rank)), metadata={"python": json.dumps(_python_random()),
+    write_tensors(_rng_tensors(), tmp / rng_file(rank), metadata={"python": json.dumps(_python_random()),
                                                                   "numpy": json.dumps(_numpy_random())})
 
 
@@ -131,12 +140,12 @@ def save_state(checkpoints: Path, model: nn.Module, optimizer: torch.optim.Optim
         save_rng(tmp)
     save_trainable(model, tmp / TRAINABLE)
     tensors, groups = _optimizer_tensors(optimizer)
-    save_file(tensors, str(tmp / OPTIMIZER))
+    write_tensors(tensors, tmp / OPTIMIZER)
     if (checkpoints / BEST).is_file():
         shutil.copyfile(checkpoints / BEST, tmp / BEST)  # the best weights as of this step
     record = {"state": state.__dict__, "optimizer_groups": groups, "scheduler": _scheduler_dict(scheduler),
               "fingerprint": fingerprint}
-    (tmp / STATE).write_text(json.dumps(record), encoding="utf-8")
+    write_text(tmp / STATE, json.dumps(record))
     if final.exists():
         shutil.rmtree(final)
     os.replace(tmp, final)
