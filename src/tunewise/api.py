@@ -26,6 +26,7 @@ from tunewise.config import (
     load_config,
 )
 from tunewise.data.text import load_documents, load_domain_text
+from tunewise.distributed import barrier, is_main, setup, share, world_size
 from tunewise.errors import ConfigError, DataError, Problem, TunewiseError
 from tunewise.evaluate.forgetting import (
     forgetting_items,
@@ -136,6 +137,9 @@ def run(config: Config, log=print, resume: Path | None = None) -> LadderResult:
     With `resume` (a run folder whose config is `config`, see `resume_config`), rungs that finished there are
     kept as they are, and a rung that was training continues from its newest saved state.
     """
+    setup_processes(config)
+    if not is_main():
+        log = lambda message: None
     prepared, test, others = _prepare(config)
     task, split = prepared.task, prepared.split
     benchmark = forgetting_items(config)  # read and checked before any model loads
@@ -145,8 +149,10 @@ def run(config: Config, log=print, resume: Path | None = None) -> LadderResult:
         data_summary["multitask"] = multitask_data_summary(task, split, test, others, log)
 
     if resume is None:
-        run_dir = new_run_dir(config)
-        run_dir.mkdir(parents=True)
+        run_dir = share(new_run_dir(config) if is_main() else None)  # one folder, named by the main process
+        if is_main():
+            run_dir.mkdir(parents=True)
+        barrier()
         write_text(run_dir / "config.yaml", config_to_yaml(config))
         write_json(run_dir / "data.json", data_summary)
     else:
@@ -226,6 +232,23 @@ def run(config: Config, log=print, resume: Path | None = None) -> LadderResult:
         write_text(run_dir / "k_sweep.svg", chart)
     write_text(run_dir / "report.md", markdown(report))
     return LadderResult(run_dir, report)
+
+
+# Rungs that write files of their own (indexes, classifiers) outside the trained weights: one process at a time.
+SINGLE_PROCESS = ("rag", "rag_lora", "features", "encoder_features", "classifier", "encoder_classifier")
+
+
+def setup_processes(config: Config) -> None:
+    """Join the launcher's processes when there are several; refuse rungs that cannot run in several yet."""
+    if world_size() == 1:
+        return
+    planned = [*config.rungs, *planned_methods(config)]
+    refused = [name for name in planned if name in SINGLE_PROCESS]
+    if refused:
+        raise ConfigError([Problem("<config>", None, "rungs/methods", "single_process_only",
+                                   f"{', '.join(refused)} run in one process only; drop them from this multi-process "
+                                   f"run (it has {world_size()} processes) or run without a launcher")])
+    setup()
 
 
 def _check_same_data(run_dir: Path, summary: dict) -> None:

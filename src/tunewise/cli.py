@@ -12,6 +12,7 @@ from pathlib import Path
 
 from tunewise import __version__
 from tunewise.benchmarks import FORMAT_SHAPES, FORMATS
+from tunewise.distributed import is_main
 from tunewise.errors import TunewiseError, write_failure
 from tunewise.io import write_json
 
@@ -130,6 +131,8 @@ def _cmd_run(args) -> int:
         if args.dry_run:
             return _print_estimates(api.estimate(config, log=log))
         result = api.run(config, log=log)
+    if not is_main():
+        return 0  # the main process prints the table
     print(api.terminal_table(result.report))
     print(f"\nreport: {result.run_dir / 'report.md'}")
     print(f"report: {result.run_dir / 'report.json'}")

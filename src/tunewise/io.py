@@ -10,11 +10,14 @@ import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 
+from tunewise.distributed import is_main
 from tunewise.errors import write_failure
 
 
 def write_text(path: Path, text: str) -> None:
-    """Write text atomically (temp file in the same folder, then rename)."""
+    """Write text atomically (temp file in the same folder, then rename); only the main process writes."""
+    if not is_main():
+        return
     path = Path(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)

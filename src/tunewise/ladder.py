@@ -18,6 +18,7 @@ import torch
 from tunewise.config import ALL_METHODS, MAIN_TASK, Config
 from tunewise.cost import bytes_on_disk, count_parameters, measure
 from tunewise.data.text import load_domain_text
+from tunewise.distributed import barrier, is_main
 from tunewise.errors import TrainingError
 from tunewise.evaluate.benchmarks import BenchmarkScores, ChoiceItem
 from tunewise.evaluate.forgetting import score_model
@@ -224,9 +225,11 @@ class TunedRung:
     def _save(self, workdir: Path) -> Path:
         directory = workdir / ("model" if self.method.full_precision_base else "adapter")
         self.model.to(eval_dtype(self.config))  # stored as it predicts (a full model in bf16 is half the bytes)
-        self.method.save(self.model, self.tokenizer, directory)
-        if not self.method.full_precision_base:
-            write_base_record(directory, self.model, self.tokenizer)  # checked when the adapter loads again
+        if is_main():  # several processes hold the same trained weights; one writes them
+            self.method.save(self.model, self.tokenizer, directory)
+            if not self.method.full_precision_base:
+                write_base_record(directory, self.model, self.tokenizer)  # checked when the adapter loads again
+        barrier()
         return directory
 
     def estimate_fit(self, train, val, workdir) -> float:

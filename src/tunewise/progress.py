@@ -8,6 +8,8 @@ import sys
 import time
 from collections.abc import Callable
 
+from tunewise.distributed import is_main
+
 
 def progress_printer(what: str, total: int, unit: str = "examples", every_s: float = 10.0) -> Callable[[int], None]:
     """A callback `report(done)` that prints `what: done/total (rate, ETA)` at most every `every_s` seconds."""
@@ -16,7 +18,7 @@ def progress_printer(what: str, total: int, unit: str = "examples", every_s: flo
 
     def report(done: int) -> None:
         now = time.perf_counter()
-        if done < total and now - last[0] < every_s:
+        if not is_main() or (done < total and now - last[0] < every_s):  # one process reports
             return
         last[0] = now
         rate = done / max(now - started, 1e-9)

@@ -64,3 +64,47 @@ def test_a_killed_two_process_run_resumes_exactly(two_processes, tmp_path):
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     a, b = load_file(str(tmp_path / "final.safetensors")), load_file(str(two_processes / "final.safetensors"))
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+def ladder_config(folder: Path, model_dir: Path, grad_accum: int) -> Path:
+    from conftest import write_word_labels
+
+    write_word_labels(folder / "data.jsonl")
+    path = folder / "tunewise.yaml"
+    path.write_text(f"""
+task: {{type: classification}}
+data: {{path: data.jsonl, max_length: 64}}
+model: {{name: {model_dir}}}
+rungs: [zero_shot]
+train: {{lr: 2.0e-3, max_steps: 10, batch_size: 4, grad_accum: {grad_accum}, eval_every: 5, patience: null,
+         precision: fp32, log_every: 1}}
+lora: {{r: 4, alpha: 8, dropout: 0.0}}
+eval: {{bootstrap_samples: 100}}
+forgetting: {{max_items: 8}}
+output_dir: {folder / "runs"}
+""")
+    return path
+
+
+def train_losses(folder: Path) -> list[float]:
+    [run_dir] = list((folder / "runs").iterdir())
+    log = (run_dir / "rungs" / "lora" / "train_log.jsonl").read_text().splitlines()
+    return [e["loss"] for e in map(json.loads, log) if e["event"] == "train"]
+
+
+def test_the_ladder_trains_lora_in_two_processes_like_one(tiny_model_dir, tmp_path):
+    one, two = tmp_path / "one", tmp_path / "two"
+    one.mkdir()
+    two.mkdir()
+    single = subprocess.run([sys.executable, "-m", "tunewise.cli", "run", str(ladder_config(one, tiny_model_dir, 2))],
+                            capture_output=True, text=True, env=ENV, timeout=600, check=False)
+    assert single.returncode == 0, single.stderr[-3000:]
+    port = str(29500 + (os.getpid() + 7) % 1000)
+    double = subprocess.run([*LAUNCH, "--main_process_port", port, "-m", "tunewise.cli", "run",
+                             str(ladder_config(two, tiny_model_dir, 1))], capture_output=True, text=True, env=ENV,
+                            timeout=600, check=False)
+    assert double.returncode == 0, double.stderr[-3000:]
+    assert len(list((two / "runs").iterdir())) == 1  # one run folder, written by rank 0
+    a, b = train_losses(one), train_losses(two)
+    assert len(a) == len(b) == 10 and max(abs(x - y) for x, y in zip(a, b)) < 1e-4  # no dropout: the same steps
+    assert double.stdout.count("Recommendation:") == 1  # one process prints the table
