@@ -15,7 +15,7 @@ from safetensors.torch import load_file
 
 from tunewise.config import TrainConfig
 from tunewise.errors import TrainingError
-from tunewise.train.checkpoint import OPTIMIZER, STATE, TRAINABLE, state_dirs
+from tunewise.train.checkpoint import OPTIMIZER, STATE, TRAINABLE, rng_file, state_dirs
 from tunewise.train.loop import train
 
 WORKER = Path(__file__).with_name("resume_worker.py")
@@ -90,7 +90,7 @@ def test_sigterm_saves_a_state_and_stops_with_how_to_go_on(uninterrupted, tmp_pa
     assert_identical(weights(tmp_path / "final.safetensors"), weights(uninterrupted / "final.safetensors"))
 
 
-@pytest.mark.parametrize("damage", ["delete_optimizer", "truncate_trainable", "delete_state"])
+@pytest.mark.parametrize("damage", ["delete_optimizer", "truncate_trainable", "delete_state", "delete_rng"])
 def test_missing_or_corrupt_state_files_are_named(tmp_path, damage):
     killed = worker(tmp_path, "kill", 15)
     assert killed.returncode == -9
@@ -102,9 +102,12 @@ def test_missing_or_corrupt_state_files_are_named(tmp_path, damage):
         data = (newest / TRAINABLE).read_bytes()
         (newest / TRAINABLE).write_bytes(data[: len(data) // 2])
         named = newest / TRAINABLE
-    else:
+    elif damage == "delete_state":
         (newest / STATE).unlink()
         named = newest / STATE
+    else:
+        named = newest / rng_file(0)
+        named.unlink()
     resumed = worker(tmp_path, "resume")
     assert resumed.returncode != 0 and str(named) in resumed.stderr
     assert "TrainingError" in resumed.stderr and not (tmp_path / "final.safetensors").exists()
