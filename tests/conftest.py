@@ -132,3 +132,23 @@ def write_word_labels(path: Path, n: int = 90, seed: int = 0) -> Path:
             record = {"id": f"x{i}", "text": f"{word} {rng.randint(0, 999)}", "label": WORD_LABELS[word]}
             f.write(json.dumps(record) + "\n")
     return path
+
+
+def write_tiny_run_config(folder: Path, model_dir: Path, train: str, lora: str = "{r: 4, alpha: 8}",
+                          forgetting_items: int = 8) -> Path:
+    """tunewise.yaml for a quick ladder on the tiny model: word labels, zero_shot and LoRA with `train` settings
+    (a YAML flow mapping), few bootstrap resamples and forgetting questions; runs go to folder/runs."""
+    write_word_labels(folder / "data.jsonl")
+    path = folder / "tunewise.yaml"
+    path.write_text(
+        "task: {type: classification}\n"
+        "data: {path: data.jsonl, max_length: 64}\n"
+        f"model: {{name: {model_dir}}}\n"
+        "rungs: [zero_shot]\n"
+        f"train: {train}\n"
+        f"lora: {lora}\n"
+        "eval: {bootstrap_samples: 100}\n"
+        f"forgetting: {{max_items: {forgetting_items}}}\n"
+        f"output_dir: {folder / 'runs'}\n"
+    )
+    return path

@@ -10,26 +10,13 @@ import subprocess
 import sys
 from pathlib import Path
 
-from conftest import write_word_labels
+from conftest import write_tiny_run_config
 
 ENV = {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1"}
 
 
 def config(folder: Path, model_dir: Path) -> Path:
-    write_word_labels(folder / "data.jsonl")
-    path = folder / "tunewise.yaml"
-    path.write_text(f"""
-task: {{type: classification}}
-data: {{path: data.jsonl, max_length: 64}}
-model: {{name: {model_dir}}}
-rungs: [zero_shot]
-train: {{max_steps: 4, batch_size: 8, precision: fp32}}
-lora: {{r: 4, alpha: 8}}
-eval: {{bootstrap_samples: 100}}
-forgetting: {{max_items: 8}}
-output_dir: {folder / "runs"}
-""")
-    return path
+    return write_tiny_run_config(folder, model_dir, "{max_steps: 4, batch_size: 8, precision: fp32}")
 
 
 def limited(max_bytes: int):

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from conftest import write_tiny_run_config
 from safetensors.torch import load_file
 
 WORKER = Path(__file__).with_name("multiprocess_worker.py")
@@ -67,23 +68,9 @@ def test_a_killed_two_process_run_resumes_exactly(two_processes, tmp_path):
 
 
 def ladder_config(folder: Path, model_dir: Path, grad_accum: int) -> Path:
-    from conftest import write_word_labels
-
-    write_word_labels(folder / "data.jsonl")
-    path = folder / "tunewise.yaml"
-    path.write_text(f"""
-task: {{type: classification}}
-data: {{path: data.jsonl, max_length: 64}}
-model: {{name: {model_dir}}}
-rungs: [zero_shot]
-train: {{lr: 2.0e-3, max_steps: 10, batch_size: 4, grad_accum: {grad_accum}, eval_every: 5, patience: null,
-         precision: fp32, log_every: 1}}
-lora: {{r: 4, alpha: 8, dropout: 0.0}}
-eval: {{bootstrap_samples: 100}}
-forgetting: {{max_items: 8}}
-output_dir: {folder / "runs"}
-""")
-    return path
+    return write_tiny_run_config(
+        folder, model_dir, f"{{lr: 2.0e-3, max_steps: 10, batch_size: 4, grad_accum: {grad_accum}, eval_every: 5, "
+        "patience: null, precision: fp32, log_every: 1}", lora="{r: 4, alpha: 8, dropout: 0.0}")
 
 
 def train_losses(folder: Path) -> list[float]:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import write_word_labels
+from conftest import write_tiny_run_config
 from safetensors.torch import load_file
 
 from tunewise.train.checkpoint import state_dirs
@@ -22,21 +22,10 @@ ENV = {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1"}
 
 
 def write_config(folder: Path, model_dir: Path) -> Path:
-    write_word_labels(folder / "data.jsonl")
-    path = folder / "tunewise.yaml"
-    path.write_text(f"""
-task: {{type: classification}}
-data: {{path: data.jsonl, max_length: 64}}
-model: {{name: {model_dir}}}
-rungs: [zero_shot]
-train: {{lr: 2.0e-3, max_steps: 400, batch_size: 8, eval_every: 100, patience: null, precision: fp32,
-         log_every: 10, checkpoint_every: 25}}
-lora: {{r: 4, alpha: 8, dropout: 0.1}}
-eval: {{bootstrap_samples: 200}}
-forgetting: {{max_items: 20}}
-output_dir: {folder / "runs"}
-""")
-    return path
+    return write_tiny_run_config(
+        folder, model_dir, "{lr: 2.0e-3, max_steps: 400, batch_size: 8, eval_every: 100, patience: null, "
+        "precision: fp32, log_every: 10, checkpoint_every: 25}", lora="{r: 4, alpha: 8, dropout: 0.1}",
+        forgetting_items=20)
 
 
 def cli(*args: str) -> subprocess.CompletedProcess:
@@ -95,7 +84,6 @@ def assert_same_run(run_dir: Path, reference: Path) -> None:
     assert metrics(run_dir) == metrics(reference)
 
 
-@pytest.mark.slow
 def test_sigkill_while_training_then_resume_equals_an_uninterrupted_run(uninterrupted, tiny_model_dir_module,
                                                                        tmp_path):
     proc = start(write_config(tmp_path, tiny_model_dir_module))
@@ -113,7 +101,6 @@ def test_sigkill_while_training_then_resume_equals_an_uninterrupted_run(uninterr
     assert_same_run(run_dir, uninterrupted)
 
 
-@pytest.mark.slow
 def test_sigterm_saves_stops_with_the_resume_command_and_resumes_exactly(uninterrupted, tiny_model_dir_module,
                                                                         tmp_path):
     proc = start(write_config(tmp_path, tiny_model_dir_module))
