@@ -25,6 +25,7 @@ examples:
   tunewise run examples/support_tickets/tunewise.yaml --set train.epochs=1
   tunewise run --resume runs/<id>                           # continue a stopped run where it stopped
   tunewise report runs/<id>
+  tunewise export runs/<id> --format merged --out my-model   # the recommended rung, merged into the base
   tunewise eval runs/<id>                                   # re-score saved predictions, no model loaded
   tunewise eval smollm2 --benchmark arc.jsonl --format arc  # multiple-choice accuracy by log-likelihood
   tunewise config show tunewise.yaml --doc
@@ -102,6 +103,18 @@ def _parser() -> argparse.ArgumentParser:
     ev.add_argument("--precision", choices=["bf16", "fp32"], default="bf16",
                     help="weight dtype while scoring (default bf16, as the ladder predicts)")
     ev.add_argument("--out", type=Path, help="also write the full result as JSON here (never overwrites)")
+
+    exp = sub.add_parser(
+        "export", help="write a run's fine-tuned rung as its adapter or as merged weights, with a model card",
+        description="adapter: the rung's PEFT folder plus README.md. merged: the adapter folded into the base "
+        "(LoRA-family, IA3), saved with tokenizer and chat template as safetensors; checked first (logits equal the "
+        "adapter model's on a few prompts, the saved files read back exactly). Never overwrites.",
+    )
+    exp.add_argument("run_dir", type=Path, help="runs/<id>")
+    exp.add_argument("--rung", help="which rung (default: the recommended one)")
+    exp.add_argument("--format", required=True, choices=["adapter", "merged"], help="what to write")
+    exp.add_argument("--out", type=Path, required=True, help="a new folder")
+    exp.add_argument("--dtype", choices=["bf16", "fp32"], default="bf16", help="merged weights' dtype (default bf16)")
 
     sub.add_parser("models", help="list the bundled models and whether they resolve on this machine")
     sub.add_parser("methods", help="list the prompting rungs (`rungs:`) and fine-tuning methods (`methods:`) of a config")
@@ -208,6 +221,14 @@ def _cmd_eval(args) -> int:
     return 0
 
 
+def _cmd_export(args) -> int:
+    from tunewise.export import export
+
+    out = export(args.run_dir, args.format, args.out, args.rung, args.dtype)
+    print(f"[tunewise] wrote {out} ({args.format}); README.md there says how to load it")
+    return 0
+
+
 def _cmd_models(args) -> int:
     from tunewise.models.resolve import list_models
 
@@ -246,6 +267,7 @@ def main(argv: list[str] | None = None) -> int:
         "run": _cmd_run,
         "report": _cmd_report,
         "eval": _cmd_eval,
+        "export": _cmd_export,
         "models": _cmd_models,
         "methods": _cmd_methods,
         "data": _cmd_data_check,

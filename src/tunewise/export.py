@@ -1,0 +1,149 @@
+"""`tunewise export`: put a finished run's rung to work outside tunewise, as its adapter or as merged weights.
+
+- `adapter`: the rung's adapter folder as saved (PEFT layout), with a model card (README.md) from the report.
+- `merged`: the adapter merged into the base weights (PEFT `merge_and_unload`), saved with the tokenizer and its
+  chat template in Hugging Face layout (safetensors). Checked before it is kept: the merged model's logits equal
+  the adapter model's on a few prompts, and the saved files reload to exactly the merged weights.
+
+Nothing is written over: the output folder must not exist (or be empty), and a failed check removes what it wrote.
+"""
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import torch
+
+from tunewise.api import load_report
+from tunewise.config import load_config
+from tunewise.errors import TunewiseError
+from tunewise.models.adapted import BASE_RECORD, PEFT_CONFIG, adapter_kind, load_adapted
+from tunewise.models.chat_template import prompt_ids
+from tunewise.models.load import load_causal_lm
+
+FORMATS = ("adapter", "merged")
+MERGEABLE = ("LORA", "IA3")  # PEFT types whose weights fold into the base (prompt learning adds tokens instead)
+CHECK_PROMPTS = ("Hello!", "My order arrived broken, what can I do?", "Summarise this in one word: sunny.")
+LOGIT_TOLERANCE = 1e-3  # fp32 merge against fp32 adapter: only summation order differs
+
+
+class ExportError(TunewiseError):
+    """An export could not be made or did not pass its check."""
+
+
+def export(run_dir: Path | str, fmt: str, out: Path | str, rung: str | None = None,
+           dtype: str = "bf16") -> Path:
+    """Write the run's `rung` (default: the recommended one) to `out` as `fmt`; returns `out`."""
+    run_dir, out = Path(run_dir), Path(out)
+    if fmt not in FORMATS:
+        raise ExportError(f"--format {fmt}: expected one of {', '.join(FORMATS)}")
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise ExportError(f"{out}: already exists and is not empty; tunewise export never overwrites, give a new "
+                          "--out folder")
+    report = load_report(run_dir)
+    entry = _rung_entry(report, rung or report["recommendation"]["rung"])
+    source = _artifact(run_dir, entry)
+    try:
+        if fmt == "adapter":
+            shutil.copytree(source, out, dirs_exist_ok=True)
+        else:
+            _merged(run_dir, source, out, dtype)
+        (out / "README.md").write_text(model_card(report, entry, fmt), encoding="utf-8")
+    except BaseException:
+        shutil.rmtree(out, ignore_errors=True)
+        raise
+    return out
+
+
+def _rung_entry(report: dict, name: str) -> dict:
+    rungs = {r["name"]: r for r in report["rungs"]}
+    exportable = [n for n, r in rungs.items() if r["kind"] == "fine-tuning" and not r.get("skipped")]
+    if name not in rungs:
+        raise ExportError(f"--rung {name}: no such rung in {report['run_id']}; fine-tuned rungs: "
+                          f"{', '.join(exportable) or 'none'}")
+    if name not in exportable:
+        what = "was skipped" if rungs[name].get("skipped") else f"is a {rungs[name]['kind']} rung (nothing trained)"
+        raise ExportError(f"--rung {name}: {what}; export takes a fine-tuned rung: {', '.join(exportable) or 'none'}"
+                          + (". The report recommends it: its prompt is in report.json's rung entry."
+                             if name == report["recommendation"]["rung"] and not rungs[name].get("skipped") else ""))
+    return rungs[name]
+
+
+def _artifact(run_dir: Path, entry: dict) -> Path:
+    """The rung's saved folder: adapter/ (adapters) or model/ (full fine-tuning, encoder classifiers)."""
+    for folder in ("adapter", "model"):
+        path = run_dir / "rungs" / entry["name"] / folder
+        if path.is_dir():
+            return path
+    raise ExportError(f"{run_dir / 'rungs' / entry['name']}: no adapter/ or model/ folder to export")
+
+
+def _merged(run_dir: Path, source: Path, out: Path, dtype: str) -> None:
+    """Merge the adapter into its base, check the logits, save, check the saved files reload exactly."""
+    base = load_config(run_dir / "config.yaml").model.name
+    kind = adapter_kind(source)
+    if kind is None:  # already a whole model (full fine-tuning)
+        shutil.copytree(source, out, dirs_exist_ok=True)
+        return
+    peft_type = json.loads((source / PEFT_CONFIG).read_text(encoding="utf-8")).get("peft_type") \
+        if kind == "peft" else kind
+    if peft_type not in MERGEABLE:
+        raise ExportError(f"{source}: a {peft_type} adapter does not fold into the base weights; export it with "
+                          "--format adapter (merging works for LoRA-family and IA3 adapters)")
+    adapted, tokenizer, _ = load_adapted(source, base, torch.float32)
+    prompts = [prompt_ids(tokenizer, [{"role": "user", "content": text}]) for text in CHECK_PROMPTS]
+    expected = _logits(adapted, prompts)
+    merged = adapted.merge_and_unload()
+    gap = max(float((a - b).abs().max()) for a, b in zip(expected, _logits(merged, prompts)))
+    if gap > LOGIT_TOLERANCE:
+        raise ExportError(f"merging {source} changed the logits by up to {gap:.2e} (tolerance {LOGIT_TOLERANCE:g}); "
+                          "nothing was kept")
+    merged = merged.to({"bf16": torch.bfloat16, "fp32": torch.float32}[dtype])
+    merged.save_pretrained(out, safe_serialization=True)
+    tokenizer.save_pretrained(out)  # with its chat template
+    reloaded, _ = load_causal_lm(str(out), dtype=merged.dtype)
+    for name, tensor in merged.state_dict().items():
+        if not torch.equal(tensor, reloaded.state_dict()[name]):
+            raise ExportError(f"{out}: {name} reads back different from what was written; nothing was kept")
+
+
+@torch.inference_mode()
+def _logits(model, prompts: list[list[int]]) -> list[torch.Tensor]:
+    return [model(input_ids=torch.tensor([ids])).logits[0].float() for ids in prompts]
+
+
+def model_card(report: dict, entry: dict, fmt: str) -> str:
+    """README.md for the exported folder: what it was trained for, how well it does, how to load it."""
+    task, data, metric = report["task"], report["data"], report["primary_metric"]
+    lines = [f"# {entry['name']} from tunewise run {report['run_id']}", "",
+             f"{entry['description']}. Exported as `{fmt}`.", "",
+             "## Task", "", f"- type: {task['type']}; primary metric: {metric}",
+             f"- instruction (system message): {task['instruction'] or '(none)'}"]
+    if task.get("labels"):
+        lines.append(f"- labels: {', '.join(task['labels'])}")
+    splits = (data.get("counts") or {}).get("splits") or {}
+    if splits:
+        lines.append(f"- data: {', '.join(f'{n} {k}' for k, n in splits.items())} examples")
+    lines += ["", "## Scores on the held-out test set (95% bootstrap CI)", "", "| metric | value |", "|---|---|"]
+    lines += [f"| {name} | {m['value']:.3f} [{m['ci_low']:.3f}, {m['ci_high']:.3f}] |"
+              for name, m in entry["metrics"].items()]
+    base = report["config"]["model"]["name"]
+    lines += ["", "## Load it", "", ("With tunewise: `tunewise eval THIS_FOLDER --benchmark general_knowledge`"
+              ". With transformers:"), "", "```python"]
+    if fmt == "adapter":
+        lines += ["from peft import PeftModel", "from transformers import AutoModelForCausalLM, AutoTokenizer",
+                  f"BASE = {base!r}  # the base it was trained on ('smollm2': the folder `tunewise models` prints)",
+                  "base = AutoModelForCausalLM.from_pretrained(BASE)",
+                  "model = PeftModel.from_pretrained(base, 'THIS_FOLDER')",
+                  "tokenizer = AutoTokenizer.from_pretrained(BASE)"]
+    else:
+        lines += ["from transformers import AutoModelForCausalLM, AutoTokenizer",
+                  "model = AutoModelForCausalLM.from_pretrained('THIS_FOLDER')",
+                  "tokenizer = AutoTokenizer.from_pretrained('THIS_FOLDER')"]
+    lines += ["```", "", ("Prompt it as tunewise scored it: the instruction as the system message, the input as the "
+              "user message, through the tokenizer's chat template."), ""]
+    if fmt == "adapter":
+        lines += [(f"`{BASE_RECORD}` records hashes of the base's config and tokenizer; tunewise refuses to load the "
+                  "adapter on another base."), ""]
+    return "\n".join(lines)
