@@ -105,14 +105,18 @@ def _parser() -> argparse.ArgumentParser:
     ev.add_argument("--out", type=Path, help="also write the full result as JSON here (never overwrites)")
 
     exp = sub.add_parser(
-        "export", help="write a run's fine-tuned rung as its adapter or as merged weights, with a model card",
+        "export", help="write a run's fine-tuned rung as its adapter, merged weights or GGUF, with a model card",
         description="adapter: the rung's PEFT folder plus README.md. merged: the adapter folded into the base "
         "(LoRA-family, IA3), saved with tokenizer and chat template as safetensors; checked first (logits equal the "
-        "adapter model's on a few prompts, the saved files read back exactly). Never overwrites.",
+        "adapter model's on a few prompts, the saved files read back exactly). gguf: the merged model as f16 and "
+        "q8_0 GGUF files (llama architecture) with tokenizer and chat template, each read back with transformers and "
+        "compared. Never overwrites.",
     )
     exp.add_argument("run_dir", type=Path, help="runs/<id>")
     exp.add_argument("--rung", help="which rung (default: the recommended one)")
-    exp.add_argument("--format", required=True, choices=["adapter", "merged"], help="what to write")
+    exp.add_argument("--format", required=True, choices=["adapter", "merged", "gguf"], help="what to write")
+    exp.add_argument("--gguf-type", action="append", choices=["f16", "q8_0"],
+                     help="gguf: which files (repeatable; default both)")
     exp.add_argument("--out", type=Path, required=True, help="a new folder")
     exp.add_argument("--dtype", choices=["bf16", "fp32"], default="bf16", help="merged weights' dtype (default bf16)")
 
@@ -224,7 +228,7 @@ def _cmd_eval(args) -> int:
 def _cmd_export(args) -> int:
     from tunewise.export import export
 
-    out = export(args.run_dir, args.format, args.out, args.rung, args.dtype)
+    out = export(args.run_dir, args.format, args.out, args.rung, args.dtype, args.gguf_type)
     print(f"[tunewise] wrote {out} ({args.format}); README.md there says how to load it")
     return 0
 
