@@ -27,7 +27,7 @@ def test_tunewise_run_on_bundled_model_small_budget(tmp_path):
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}
     proc = subprocess.run(
         [sys.executable, "-m", "tunewise.cli", "run", str(tmp_path / "tunewise.yaml")],
-        capture_output=True, text=True, env=env, timeout=900,
+        capture_output=True, text=True, env=env, timeout=900, check=False,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     report_path = Path(proc.stdout.strip().splitlines()[-1].split("report: ", 1)[1])
@@ -50,3 +50,14 @@ def test_tunewise_run_on_bundled_model_small_budget(tmp_path):
     assert set(report["errors"]["worst"]) == {"zero_shot", "few_shot_balanced_k2", "lora"}
     text = (report_path.parent / "report.md").read_text()
     assert "## Forgetting check" in text and "## Error analysis" in text
+
+    # The trained adapter ships: merged into SmolLM2 and written as q8_0 GGUF, read back and compared.
+    out = tmp_path / "gguf"
+    exported = subprocess.run(
+        [sys.executable, "-m", "tunewise.cli", "export", str(report_path.parent), "--rung", "lora", "--format", "gguf",
+         "--gguf-type", "q8_0", "--out", str(out)],
+        capture_output=True, text=True, env=env, timeout=900, check=False,
+    )
+    assert exported.returncode == 0, exported.stderr[-3000:]
+    check = json.loads((out / "gguf_check.json").read_text())["q8_0"]
+    assert check["greedy_equal"] >= check["prompts"] - 1 and (out / "model-q8_0.gguf").stat().st_size > 100e6
