@@ -365,7 +365,7 @@ BenchmarkFormat = Literal[FORMATS]
 class ForgettingConfig(_Section):
     benchmark: str | None = Field(
         BUNDLED_BENCHMARK, description="multiple-choice questions scored for the base model and every fine-tuned rung "
-        "(catastrophic forgetting): 'general_knowledge' (bundled: 220 everyday science, geography, arithmetic and "
+        "(catastrophic forgetting): 'general_knowledge' (bundled: 236 everyday science, geography, arithmetic and "
         "language questions), a JSONL file of your own (relative to the YAML), or null to skip the check",
     )
     format: BenchmarkFormat = Field("arc", description="the benchmark file's shape (`tunewise eval --help` lists them)")
