@@ -21,6 +21,7 @@ from tunewise.errors import ModelError
 from tunewise.methods import bottleneck
 from tunewise.methods.head import HEAD_CONFIG
 from tunewise.models.load import load_causal_lm
+from tunewise.models.resolve import refuse_pickle
 
 PEFT_CONFIG, PEFT_WEIGHTS = "adapter_config.json", "adapter_model.safetensors"
 PICKLED_ADAPTERS = ("adapter_model.bin", "*.pt", "*.pth", "*.ckpt")
@@ -114,13 +115,8 @@ def load_adapted(target: str | Path, base: str | None = None, dtype: torch.dtype
 def _require_safetensors(path: Path) -> None:
     if (path / PEFT_WEIGHTS).is_file():
         return
-    pickled = sorted(p.name for pattern in PICKLED_ADAPTERS for p in path.glob(pattern))
-    if pickled:
-        raise ModelError(
-            f"{path}: adapter weights only as pickle ({', '.join(pickled)}), which tunewise does not load because "
-            "pickle can run code; convert them once, in an environment you trust, with `PeftModel.from_pretrained("
-            "base, dir).save_pretrained(dir, safe_serialization=True)`"
-        )
+    refuse_pickle(path, PICKLED_ADAPTERS, "adapter weights",
+                  "PeftModel.from_pretrained(base, dir).save_pretrained(dir, safe_serialization=True)")
     raise ModelError(f"{path}: no {PEFT_WEIGHTS}; tunewise loads adapter weights from safetensors only")
 
 

@@ -105,14 +105,19 @@ def check_hf_dir(path: Path) -> None:
             "use a model whose architecture is built into transformers"
         )
     if not any(path.glob("*.safetensors")):
-        pickled = sorted(p.name for pattern in _PICKLE_WEIGHTS for p in path.glob(pattern))
-        if pickled:
-            raise ModelError(
-                f"{path}: weights only as pickle ({', '.join(pickled)}), which tunewise does not load because pickle can "
-                "run code; convert them once, in an environment you trust, with "
-                "`AutoModelForCausalLM.from_pretrained(dir).save_pretrained(dir, safe_serialization=True)`"
-            )
+        refuse_pickle(path, _PICKLE_WEIGHTS, "weights",
+                      "AutoModelForCausalLM.from_pretrained(dir).save_pretrained(dir, safe_serialization=True)")
         raise ModelError(f"{path}: no *.safetensors weights; expected model.safetensors (or shards) next to config.json")
+
+
+def refuse_pickle(path: Path, patterns, what: str, convert: str) -> None:
+    """Raise when `path` holds `what` as pickle files (matching `patterns`): say why and how to convert them."""
+    pickled = sorted(p.name for pattern in patterns for p in path.glob(pattern))
+    if pickled:
+        raise ModelError(
+            f"{path}: {what} only as pickle ({', '.join(pickled)}), which tunewise does not load because pickle can "
+            f"run code; convert them once, in an environment you trust, with `{convert}`"
+        )
 
 
 def list_models() -> list[dict]:
