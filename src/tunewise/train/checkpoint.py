@@ -112,9 +112,19 @@ def state_dirs(checkpoints: Path) -> list[Path]:
     return sorted(found, key=lambda p: int(p.name[len(STATE_PREFIX):]))
 
 
+def state_dir(checkpoints: Path, step: int) -> Path:
+    """Where the state of `step` lives once complete."""
+    return checkpoints / f"{STATE_PREFIX}{step}"
+
+
+def temp_state_dir(checkpoints: Path, step: int) -> Path:
+    """Where the state of `step` is written before it is renamed to `state_dir`."""
+    return checkpoints / f".{STATE_PREFIX}{step}.tmp"
+
+
 def begin_state(checkpoints: Path, step: int) -> Path:
     """The temporary folder the state of `step` is written to (emptied if a killed write left it)."""
-    tmp = checkpoints / f".{STATE_PREFIX}{step}.tmp"
+    tmp = temp_state_dir(checkpoints, step)
     if tmp.exists():
         shutil.rmtree(tmp)
     tmp.mkdir(parents=True)
@@ -128,16 +138,13 @@ def save_rng(tmp: Path, rank: int = 0) -> None:
 
 
 def save_state(checkpoints: Path, model: nn.Module, optimizer: torch.optim.Optimizer, scheduler, state: TrainState,
-               fingerprint: dict, tmp: Path | None = None) -> Path:
-    """Write a resumable state for `state.step` (temporary folder, then rename) and drop all but the newest few.
+               fingerprint: dict) -> Path:
+    """Finish the state of `state.step` and rename it into place; drop all but the newest few states.
 
-    Several processes: each has written its generators into `tmp` (begin_state, save_rng) before the main one
-    writes the rest here; alone, everything is written here.
+    Before this, the main process has made the temporary folder (begin_state) and every process has written its
+    random generators there (save_rng); the main process writes the rest here.
     """
-    final = checkpoints / f"{STATE_PREFIX}{state.step}"
-    if tmp is None:
-        tmp = begin_state(checkpoints, state.step)
-        save_rng(tmp)
+    final, tmp = state_dir(checkpoints, state.step), temp_state_dir(checkpoints, state.step)
     save_trainable(model, tmp / TRAINABLE)
     tensors, groups = _optimizer_tensors(optimizer)
     write_tensors(tensors, tmp / OPTIMIZER)

@@ -43,7 +43,6 @@ from tunewise.train.batching import (
 )
 from tunewise.train.checkpoint import (
     BEST,
-    STATE_PREFIX,
     TrainState,
     begin_state,
     load_state,
@@ -52,7 +51,9 @@ from tunewise.train.checkpoint import (
     save_rng,
     save_state,
     save_trainable,
+    state_dir,
     state_dirs,
+    temp_state_dir,
 )
 from tunewise.train.fused import lean_layers
 from tunewise.train.loss import answer_loss_sum
@@ -141,7 +142,6 @@ def _train(
     log_path, best_path = _setup_outputs(out_dir, accelerator, st.log)
 
     # ------------------------------------------------------------------ loop
-    best_val_loss = math.inf if st.best_val_loss is None else st.best_val_loss
     stopped_early = False
     while st.step < total_steps:
         step_started = time.perf_counter()
@@ -204,8 +204,8 @@ def _train(
             event = _event("eval", st.step, epoch, lr, st.real_tokens, st.train_s, started, val_loss=val_loss)
             _write_event(st.log, event, log_path, accelerator)
             accelerator.print(f"step {st.step}/{total_steps}  val_loss {val_loss:.4f}", file=sys.stderr)
-            if val_loss < best_val_loss:
-                st.best_step, best_val_loss, st.evals_without_gain = st.step, val_loss, 0
+            if st.best_val_loss is None or val_loss < st.best_val_loss:
+                st.best_step, st.best_val_loss, st.evals_without_gain = st.step, val_loss, 0
                 if accelerator.is_main_process:
                     save_trainable(model, best_path)
                 accelerator.wait_for_everyone()
@@ -217,7 +217,6 @@ def _train(
                                       file=sys.stderr)
                     break
 
-        st.best_val_loss = None if best_val_loss == math.inf else best_val_loss
         due = cfg.checkpoint_every is not None and st.step % cfg.checkpoint_every == 0 and st.step < total_steps
         if due or stop:
             if not all(torch.isfinite(p).all() for p in params):  # a state to resume from must be a good one
@@ -238,7 +237,7 @@ def _train(
         steps=st.step,
         epochs_done=st.micro_batches_done / batches_per_epoch,
         best_step=st.best_step,
-        best_val_loss=st.best_val_loss if st.best_step is not None else None,
+        best_val_loss=st.best_val_loss,
         final_train_loss=math.nan if st.step_loss is None else st.step_loss,
         real_tokens=st.real_tokens,
         padded_tokens=st.padded_tokens,
@@ -309,16 +308,15 @@ def _save_state(checkpoints: Path, model, optimizer, scheduler, st: TrainState, 
                 accelerator: Accelerator) -> Path:
     """Every process writes its random generators, then the main one the rest (weights and optimizer are the
     same everywhere) and renames the folder into place."""
-    tmp = checkpoints / f".{STATE_PREFIX}{st.step}.tmp"
     if accelerator.is_main_process:
         begin_state(checkpoints, st.step)
     accelerator.wait_for_everyone()
-    save_rng(tmp, accelerator.process_index)
+    save_rng(temp_state_dir(checkpoints, st.step), accelerator.process_index)
     accelerator.wait_for_everyone()
     if accelerator.is_main_process:
-        save_state(checkpoints, model, optimizer, scheduler, st, fingerprint, tmp)
+        save_state(checkpoints, model, optimizer, scheduler, st, fingerprint)
     accelerator.wait_for_everyone()
-    return checkpoints / f"{STATE_PREFIX}{st.step}"
+    return state_dir(checkpoints, st.step)
 
 
 def _last_good(checkpoints: Path) -> str:
