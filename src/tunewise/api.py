@@ -140,9 +140,8 @@ def run(config: Config, log=print, resume: Path | None = None) -> LadderResult:
     setup_processes(config)
     if not is_main():
         log = lambda message: None
-    prepared, test, others = _prepare(config)
+    prepared, test, others, benchmark = _prepare(config)
     task, split = prepared.task, prepared.split
-    benchmark = forgetting_items(config)  # read and checked before any model loads
     data_summary = prepared.summary()
     data_summary["scored_test_examples"] = len(test)
     if others:
@@ -314,8 +313,8 @@ def _flat_differences(a: dict, b: dict, prefix: str = "") -> dict[str, tuple]:
 
 def _prepare(config: Config):
     """Seed, then check and split the data (problems surface here, before any weights load): (the prepared data,
-    the test set every rung is scored on, the other tasks of a multi-task run). Problems in any file of any task
-    are reported together."""
+    the test set every rung is scored on, the other tasks of a multi-task run, the forgetting check's questions when
+    fine-tuned rungs will answer them). Problems in any file of any task are reported together."""
     from tunewise.data import prepare_data
 
     seed_everything(config.seed)
@@ -329,9 +328,10 @@ def _prepare(config: Config):
     if "multitask" in methods:
         others, task_problems = prepare_tasks(config.multitask, count_tokens, config.eval.max_test_examples)
         problems += task_problems
+    benchmark = None
     if methods:  # the forgetting check runs with fine-tuned rungs
         try:
-            forgetting_items(config)
+            benchmark = forgetting_items(config)
         except DataError as err:
             problems += err.problems
     if problems:
@@ -344,7 +344,8 @@ def _prepare(config: Config):
         split = prepared.split
         check_template(config.prompt.template, config.source, split.train + split.val + split.test, prepared.task)
     test = prepared.split.test
-    return prepared, test[: config.eval.max_test_examples] if config.eval.max_test_examples else test, others
+    test = test[: config.eval.max_test_examples] if config.eval.max_test_examples else test
+    return prepared, test, others, benchmark
 
 
 def multitask_data_summary(task, split, test, others: list[TaskData], log) -> dict:
@@ -413,7 +414,7 @@ def estimate(config: Config, log=print) -> list[dict]:
     """
     import tempfile
 
-    prepared, test, others = _prepare(config)
+    prepared, test, others, _ = _prepare(config)
     split = prepared.split
     log(f"[tunewise] dry run: {len(split.train)} train / {len(split.val)} val / {len(test)} test examples")
     rows = []

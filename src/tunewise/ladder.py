@@ -568,9 +568,9 @@ RESULT_FILE = "result.json"  # a finished rung's whole RungResult: `tunewise run
 
 def save_result(result: RungResult, rung_dir: Path) -> None:
     """Write the rung's whole result (per-example fields included) once it is finished."""
+    predictions = None if result.predictions is None else [dataclasses.asdict(p) for p in result.predictions]
     record = summarise(result) | {"correct": result.correct, "item_scores": result.item_scores,
-                                  "predictions": [dataclasses.asdict(p) for p in result.predictions or []]
-                                  if result.predictions is not None else None}
+                                  "predictions": predictions}
     b = result.benchmark
     record["benchmark"] = None if b is None else {
         "format": b.format, "ids": [item.id for item in b.items], "log_likelihoods": b.log_likelihoods,

@@ -7,7 +7,7 @@ from __future__ import annotations
 import torch
 
 from tunewise.config import Config
-from tunewise.evaluate.generate import Sampling, generate
+from tunewise.evaluate.generate import generate
 from tunewise.evaluate.likelihood import score_labels
 from tunewise.models.chat_template import prompt_ids, truncate_prompt
 from tunewise.models.load import load_causal_lm
@@ -61,14 +61,8 @@ def generate_texts(
     progress = progress_printer(f"rung {name}: generate", len(prompts))
     return generate(
         model, tokenizer, prompts, max_new_tokens=max_new_tokens, batch_size=config.eval.batch_size,
-        precision=PRECISION, progress=progress, stop=config.eval.stop, sampling=sampling(config),
+        precision=PRECISION, progress=progress, stop=config.eval.stop, sampling=config.eval.sampling,
     )
-
-
-def sampling(config: Config) -> Sampling | None:
-    """The sampler's settings when the config asks for sampling; None: greedy."""
-    s = config.eval.sampling
-    return None if s is None else Sampling(s.temperature, s.top_p, s.seed)
 
 
 def decoding(config: Config) -> dict:

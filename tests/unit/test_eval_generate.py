@@ -4,7 +4,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from tunewise.evaluate.generate import Sampling, cut_at_stop, decode_answer, generate
+from tunewise.config import SamplingConfig
+from tunewise.evaluate.generate import cut_at_stop, decode_answer, generate
 from tunewise.models.chat_template import prompt_ids
 
 QUESTIONS = ["hi", "My invoice is wrong and I was charged twice.", "What is the capital of France?", "The app crashes"]
@@ -97,7 +98,7 @@ def test_sampling_is_repeatable_with_its_seed_and_differs_from_greedy(tiny_llama
 
     def sample(seed):
         return generate(model, tokenizer, prompts, max_new_tokens=8, precision="fp32",
-                        sampling=Sampling(temperature=5.0, top_p=1.0, seed=seed))
+                        sampling=SamplingConfig(temperature=5.0, top_p=1.0, seed=seed))
 
     first = sample(0)
     assert sample(0) == first and first != greedy and sample(1) != first

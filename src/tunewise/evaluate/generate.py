@@ -7,11 +7,11 @@ prefix all prompts share (system instruction, demonstrations) runs once and seed
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 
 import torch
 from transformers import GenerationConfig, PreTrainedModel, PreTrainedTokenizerBase
 
+from tunewise.config import SamplingConfig
 from tunewise.evaluate.likelihood import (
     SharedPrefix,
     autocast,
@@ -23,15 +23,6 @@ from tunewise.evaluate.likelihood import (
 from tunewise.models.chat_template import end_of_turn_id
 
 
-@dataclass(frozen=True)
-class Sampling:
-    """Sampling instead of greedy decoding: temperature, nucleus top_p, and the seed that makes it repeatable."""
-
-    temperature: float
-    top_p: float
-    seed: int
-
-
 def generate(
     model: PreTrainedModel,
     tokenizer: PreTrainedTokenizerBase,
@@ -41,7 +32,7 @@ def generate(
     precision: str = "bf16",
     progress: Callable[[int], None] | None = None,
     stop: Sequence[str] = (),
-    sampling: Sampling | None = None,
+    sampling: SamplingConfig | None = None,
 ) -> list[str]:
     """Answers to token-id prompts, decoded without special tokens, cut at the first stop string and stripped, in
     the prompts' order. Greedy unless `sampling` is given (then seeded, so a rerun gives the same answers).
