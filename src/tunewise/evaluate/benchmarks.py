@@ -23,6 +23,8 @@ from tunewise.data.load import LoadedFile, _jsonl_records
 from tunewise.errors import DataError, Problem
 from tunewise.evaluate.likelihood import score_pairs
 from tunewise.evaluate.stats import bootstrap_mean_ci
+from tunewise.predict import PRECISION, context_length
+from tunewise.progress import progress_printer
 
 # The harness's headline metric per format: acc_norm where choices differ in length (ARC, HellaSwag), acc where
 # they are letters or single answers, and the true-answer probability mass for MC2.
@@ -243,6 +245,15 @@ def score_benchmark(model, tokenizer, items: Sequence[ChoiceItem], fmt: str, bat
     for owner, value in zip(owners, flat):
         log_likelihoods[owner].append(float(value))
     return BenchmarkScores(fmt, list(items), log_likelihoods, item_metrics(items, log_likelihoods, fmt))
+
+
+def score_loaded_model(model, tokenizer, items: Sequence[ChoiceItem], fmt: str, batch_size: int,
+                       what: str) -> BenchmarkScores:
+    """`score_benchmark` on a model whose weights are already in the dtype it is scored in (no autocast on top), as
+    the ladder and `tunewise eval` load them; contexts cut to the model's length, progress printed as `what`."""
+    progress = progress_printer(what, sum(len(item.choices) for item in items), unit="choices")
+    return score_benchmark(model, tokenizer, items, fmt, batch_size=batch_size, precision=PRECISION,
+                           max_length=context_length(model), progress=progress)
 
 
 def item_metrics(items: Sequence[ChoiceItem], log_likelihoods: Sequence[Sequence[float]], fmt: str

@@ -15,11 +15,9 @@ from tunewise.evaluate.benchmarks import (
     benchmark_metrics,
     per_group,
     read_benchmark,
-    score_benchmark,
+    score_loaded_model,
 )
 from tunewise.evaluate.significance import compare, p_value
-from tunewise.predict import PRECISION, context_length
-from tunewise.progress import progress_printer
 
 
 def benchmark_path(config: Config) -> Path | None:
@@ -39,10 +37,8 @@ def forgetting_items(config: Config) -> list[ChoiceItem] | None:
 
 def score_model(model, tokenizer, items: list[ChoiceItem], config: Config, name: str) -> BenchmarkScores:
     """The benchmark scored on one model, with weights already in the rungs' eval dtype (no autocast on top)."""
-    pairs = sum(len(item.choices) for item in items)
-    progress = progress_printer(f"{name}: forgetting check", pairs, unit="choices")
-    return score_benchmark(model, tokenizer, items, config.forgetting.format, batch_size=config.eval.batch_size,
-                           precision=PRECISION, max_length=context_length(model), progress=progress)
+    return score_loaded_model(model, tokenizer, items, config.forgetting.format, config.eval.batch_size,
+                              f"{name}: forgetting check")
 
 
 def forgetting_section(base: BenchmarkScores, tuned: dict[str, BenchmarkScores], config: Config) -> dict:

@@ -24,14 +24,13 @@ from tunewise.evaluate.benchmarks import (
     benchmark_metrics,
     per_group,
     read_benchmark,
-    score_benchmark,
+    score_loaded_model,
 )
 from tunewise.evaluate.perplexity import document_nll, perplexity_with_ci
 from tunewise.evaluate.significance import compare, p_value
 from tunewise.evaluate.stats import item_score, metrics_with_ci
 from tunewise.models.adapted import adapter_kind, load_adapted
 from tunewise.predict import PRECISION, context_length
-from tunewise.progress import progress_printer
 
 DTYPES = {"bf16": torch.bfloat16, "fp32": torch.float32}
 
@@ -75,7 +74,8 @@ def evaluate(target: str | Path, settings: EvalSettings) -> dict:
         model, tokenizer, loaded = load_adapted(where, base, DTYPES[settings.precision])
         row = {"name": name, "loaded": loaded}
         if items is not None:
-            scored[name] = _score_items(model, tokenizer, items, settings, name)
+            scored[name] = score_loaded_model(model, tokenizer, items, settings.format, settings.batch_size,
+                                              f"{name}: benchmark")
             row["benchmark"] = {"metrics": benchmark_metrics(scored[name], settings.bootstrap_samples,
                                                              settings.confidence, settings.seed),
                                 "groups": per_group(scored[name])}
@@ -102,12 +102,6 @@ def _benchmark_items(settings: EvalSettings):
         return None
     items = read_benchmark(benchmark_file(settings.benchmark), settings.format)
     return items[: settings.max_items] if settings.max_items else items
-
-
-def _score_items(model, tokenizer, items, settings: EvalSettings, name: str) -> BenchmarkScores:
-    progress = progress_printer(f"{name}: benchmark", sum(len(i.choices) for i in items), unit="choices")
-    return score_benchmark(model, tokenizer, items, settings.format, settings.batch_size, PRECISION,
-                           context_length(model), progress)
 
 
 def _against_first(scored: dict[str, BenchmarkScores], metric: str, settings: EvalSettings) -> list[dict]:
