@@ -14,7 +14,7 @@ SHELL := /bin/bash
 BENCH_STAMP := $(VENV)/.bench-stamp
 BENCH_OUT := bench-results
 
-.PHONY: install demo test test-slow test-all bench bench-sweep clean-runs
+.PHONY: install demo test test-slow test-all bench bench-serve bench-sweep clean-runs
 
 install: $(STAMP)
 
@@ -49,6 +49,11 @@ bench: $(BENCH_STAMP)
 	set -o pipefail; $(PY) bench/eval_speed.py 2>&1 | tee $(BENCH_OUT)/eval_speed.txt
 	@echo
 	@grep -h -E '^(ratio_|train_mfu)' $(BENCH_OUT)/train_speed.txt $(BENCH_OUT)/eval_speed.txt | grep -v '^ratio_generate'
+
+# ~4 min: `tunewise serve` under a bounded load (requests/s, p50/p95), one adapter vs alternating two.
+bench-serve: install
+	mkdir -p $(BENCH_OUT)
+	set -o pipefail; $(PY) bench/serve_load.py 2>&1 | tee $(BENCH_OUT)/serve_load.txt
 
 bench-sweep: $(BENCH_STAMP)
 	$(PY) bench/train_speed.py --sweep

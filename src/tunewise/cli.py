@@ -15,6 +15,7 @@ from tunewise.benchmarks import FORMAT_SHAPES, FORMATS
 from tunewise.distributed import is_main
 from tunewise.errors import TunewiseError, write_failure
 from tunewise.io import write_json
+from tunewise.serve.settings import ServeSettings as ServeDefaults
 
 # Why a write fails for want of room or permission: no space, over quota, file too large, read-only, denied.
 WRITE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS, errno.EACCES, errno.EPERM}
@@ -26,6 +27,7 @@ examples:
   tunewise run --resume runs/<id>                           # continue a stopped run where it stopped
   tunewise report runs/<id>
   tunewise export runs/<id> --format merged --out my-model   # the recommended rung, merged into the base
+  tunewise serve runs/<id> --port 8000                      # OpenAI-compatible API over the run's adapters
   tunewise eval runs/<id>                                   # re-score saved predictions, no model loaded
   tunewise eval smollm2 --benchmark arc.jsonl --format arc  # multiple-choice accuracy by log-likelihood
   tunewise config show tunewise.yaml --doc
@@ -119,6 +121,33 @@ def _parser() -> argparse.ArgumentParser:
                      help="gguf: which files (repeatable; default both)")
     exp.add_argument("--out", type=Path, required=True, help="a new folder")
     exp.add_argument("--dtype", choices=["bf16", "fp32"], default="bf16", help="merged weights' dtype (default bf16)")
+
+    srv = sub.add_parser(
+        "serve", help="serve a base model and many adapters behind an OpenAI-compatible API",
+        description="SOURCE: a run folder (every fine-tuned LoRA-family or IA3 rung, named after the rung), an "
+        "adapter folder (named after the folder) or NAME=ADAPTER_FOLDER. A request's `model` picks the adapter "
+        "(`base`: none). Routes: GET /v1/models, POST /v1/chat/completions and /v1/completions (stream: true "
+        "as server-sent events), GET /health, and GET/POST /admin/adapters, DELETE /admin/adapters/NAME to load "
+        "and unload adapters by name from --adapter-dir folders while serving. Decoding defaults to greedy "
+        "(temperature 0), as the report scored.",
+    )
+    srv.add_argument("sources", nargs="*", metavar="SOURCE", help="runs/<id>, an adapter folder or NAME=FOLDER")
+    defaults = ServeDefaults()
+    srv.add_argument("--base", help="base model (default: the first run's model, else the first adapter's base)")
+    srv.add_argument("--adapter-dir", type=Path, action="append", default=[], dest="adapter_dirs", metavar="DIR",
+                     help="a folder the admin route may load adapters from by name (repeatable)")
+    srv.add_argument("--host", default=defaults.host, help=f"address to listen on (default {defaults.host}; "
+                     "another address needs an API key)")
+    srv.add_argument("--port", type=int, default=defaults.port, help=f"port (default {defaults.port}; 0: any "
+                     "free port, printed at start)")
+    srv.add_argument("--api-key", help="require 'Authorization: Bearer KEY' on every route but /health "
+                     "(default: $TUNEWISE_API_KEY)")
+    for field in ("max_tokens", "max_n", "max_prompt_tokens", "max_concurrent", "max_batch", "max_body_bytes"):
+        info = ServeDefaults.model_fields[field]
+        srv.add_argument(f"--{field.replace('_', '-')}", type=int, default=info.default,
+                         help=f"{info.description} (default {info.default})")
+    srv.add_argument("--precision", choices=["bf16", "fp32"], default=defaults.precision,
+                     help=f"weights' dtype while serving (default {defaults.precision}, as the ladder predicts)")
 
     sub.add_parser("models", help="list the bundled models and whether they resolve on this machine")
     sub.add_parser("methods", help="list the prompting rungs (`rungs:`) and fine-tuning methods (`methods:`) of a config")
@@ -233,6 +262,14 @@ def _cmd_export(args) -> int:
     return 0
 
 
+def _cmd_serve(args) -> int:
+    from tunewise.serve import serve
+
+    fields = {k: v for k, v in vars(args).items() if k in ServeDefaults.model_fields}
+    serve(ServeDefaults(**fields), log=lambda message: print(message, flush=True))
+    return 0
+
+
 def _cmd_models(args) -> int:
     from tunewise.models.resolve import list_models
 
@@ -272,6 +309,7 @@ def main(argv: list[str] | None = None) -> int:
         "report": _cmd_report,
         "eval": _cmd_eval,
         "export": _cmd_export,
+        "serve": _cmd_serve,
         "models": _cmd_models,
         "methods": _cmd_methods,
         "data": _cmd_data_check,

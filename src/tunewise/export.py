@@ -22,7 +22,7 @@ from tunewise.api import load_report
 from tunewise.config import load_config
 from tunewise.errors import TunewiseError
 from tunewise.gguf_export import OUTTYPES, write_gguf
-from tunewise.models.adapted import BASE_RECORD, PEFT_CONFIG, adapter_kind, load_adapted
+from tunewise.models.adapted import BASE_RECORD, adapter_kind, load_adapted, peft_type
 from tunewise.models.chat_template import prompt_ids
 from tunewise.models.load import load_causal_lm
 
@@ -94,10 +94,9 @@ def _merged_model(run_dir: Path, source: Path):
     kind = adapter_kind(source)
     if kind is None:  # already a whole model (full fine-tuning)
         return load_causal_lm(str(source), dtype=torch.float32)
-    peft_type = json.loads((source / PEFT_CONFIG).read_text(encoding="utf-8")).get("peft_type") \
-        if kind == "peft" else kind
-    if peft_type not in MERGEABLE:
-        raise ExportError(f"{source}: a {peft_type} adapter does not fold into the base weights; export it with "
+    method = peft_type(source) if kind == "peft" else kind
+    if method not in MERGEABLE:
+        raise ExportError(f"{source}: a {method} adapter does not fold into the base weights; export it with "
                           "--format adapter (merging works for LoRA-family and IA3 adapters)")
     adapted, tokenizer, _ = load_adapted(source, base, torch.float32)
     prompts = _check_prompts(tokenizer)

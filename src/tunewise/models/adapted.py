@@ -93,7 +93,7 @@ def load_adapted(target: str | Path, base: str | None = None, dtype: torch.dtype
     if kind == "head":
         raise ModelError(f"{path}: a classification head (it predicts labels, not text); benchmarks and perplexity "
                          "need a language model: give a base model, a LoRA-style adapter folder or a merged model")
-    base = base or _peft_base(path) if kind == "peft" else base
+    base = base or peft_base(path) if kind == "peft" else base
     if not base:
         raise ModelError(f"{path}: a {kind} adapter does not name its base model; pass --base MODEL")
     model, tokenizer = load_causal_lm(base, dtype=dtype)
@@ -101,18 +101,27 @@ def load_adapted(target: str | Path, base: str | None = None, dtype: torch.dtype
         check_adapter(path, model, tokenizer)
         model = bottleneck.load(model, path).to(dtype)
     else:
-        _require_safetensors(path)
-        check_adapter(path, model, tokenizer)
-        try:
-            model = PeftModel.from_pretrained(model, str(path))
-        except RuntimeError as err:  # transformers: "size mismatch for <tensor>: copying a param with shape ..."
-            detail = next((line.strip() for line in str(err).splitlines() if "size mismatch" in line), str(err))
-            raise ModelError(f"{path}: does not fit the base model {base}: {detail}") from None
-        model = model.to(dtype)  # adapter weights too, as the ladder scores
+        model = attach_peft_adapter(model, tokenizer, path, base).to(dtype)  # adapter weights too, as the ladder scores
     return model.eval(), tokenizer, f"{kind} adapter {path} on {base}"
 
 
-def _require_safetensors(path: Path) -> None:
+def attach_peft_adapter(model, tokenizer, path: Path, base: str, name: str = "default") -> PeftModel:
+    """`model` with the PEFT adapter in `path` added as `name` (a PeftModel already holding others keeps them), after
+    check_adapter; `base` names the base model in errors."""
+    require_safetensors(path)
+    check_adapter(path, model, tokenizer)
+    try:
+        if isinstance(model, PeftModel):
+            model.load_adapter(str(path), adapter_name=name)
+            return model
+        return PeftModel.from_pretrained(model, str(path), adapter_name=name)
+    except RuntimeError as err:  # transformers: "size mismatch for <tensor>: copying a param with shape ..."
+        detail = next((line.strip() for line in str(err).splitlines() if "size mismatch" in line), str(err))
+        raise ModelError(f"{path}: does not fit the base model {base}: {detail}") from None
+
+
+def require_safetensors(path: Path) -> None:
+    """Refuse an adapter folder whose weights are not in adapter_model.safetensors (pickled files never load)."""
     if (path / PEFT_WEIGHTS).is_file():
         return
     refuse_pickle(path, PICKLED_ADAPTERS, "adapter weights",
@@ -120,8 +129,18 @@ def _require_safetensors(path: Path) -> None:
     raise ModelError(f"{path}: no {PEFT_WEIGHTS}; tunewise loads adapter weights from safetensors only")
 
 
-def _peft_base(path: Path) -> str | None:
+def peft_base(path: Path) -> str | None:
+    """The base model a PEFT adapter folder names (adapter_config.json's base_model_name_or_path)."""
+    return _peft_config(path).get("base_model_name_or_path")
+
+
+def peft_type(path: Path) -> str | None:
+    """A PEFT adapter folder's method: LORA, IA3, PROMPT_TUNING, ..."""
+    return _peft_config(path).get("peft_type")
+
+
+def _peft_config(path: Path) -> dict:
     try:
-        return json.loads((path / PEFT_CONFIG).read_text(encoding="utf-8")).get("base_model_name_or_path")
+        return json.loads((path / PEFT_CONFIG).read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError) as err:
         raise ModelError(f"{path / PEFT_CONFIG}: not readable JSON ({err})") from None

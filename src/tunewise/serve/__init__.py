@@ -1,0 +1,74 @@
+"""`tunewise serve`: one base model and many adapters behind an OpenAI-compatible API (FastAPI + uvicorn).
+
+settings.py holds the options and limits, adapters.py the base model and its named adapters, engine.py the
+batching decoder thread, app.py the HTTP routes.
+"""
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Callable
+
+from tunewise.serve.settings import API_KEY_ENV, ServeSettings
+
+__all__ = ["ServeSettings", "serve", "start"]
+
+
+def start(settings: ServeSettings, log: Callable[[str], None] = print):
+    """(app, engine, pool): the base and the adapters loaded, the decoder thread running. Every source problem is
+    reported before any model loads."""
+    # Imported here: torch and FastAPI load only when a server starts, not for `tunewise --help`.
+    import torch
+
+    from tunewise.serve.adapters import (
+        AdapterPool,
+        ServeError,
+        base_of,
+        resolve_sources,
+    )
+    from tunewise.serve.app import create_app
+    from tunewise.serve.engine import Engine
+
+    if settings.api_key is None and os.environ.get(API_KEY_ENV):
+        settings = settings.model_copy(update={"api_key": os.environ[API_KEY_ENV]})
+    if not settings.is_loopback() and not settings.api_key:
+        raise ServeError(f"--host {settings.host} lets other machines in: pass --api-key KEY (or set {API_KEY_ENV}), "
+                         "or keep the default 127.0.0.1")
+    missing = [str(d) for d in settings.adapter_dirs if not d.is_dir()]
+    if missing:
+        raise ServeError(f"--adapter-dir: not a folder: {', '.join(missing)}")
+    run_base, adapters = resolve_sources(settings.sources, log)
+    base = base_of(settings.base, run_base, adapters)
+    log(f"[tunewise] loading {base}")
+    dtype = {"bf16": torch.bfloat16, "fp32": torch.float32}[settings.precision]
+    pool = AdapterPool(base, settings.adapter_dirs, dtype, log)
+    for adapter in adapters:
+        pool.add(adapter.name, adapter.path)
+        log(f"[tunewise] adapter {adapter.name}: {adapter.path}")
+    engine = Engine(pool, settings.max_batch)
+    engine.start()
+    return create_app(pool, engine, settings), engine, pool
+
+
+def serve(settings: ServeSettings, log: Callable[[str], None] = print) -> None:
+    """Serve until interrupted (Ctrl-C / SIGTERM)."""
+    import uvicorn
+
+    from tunewise.serve.adapters import ServeError
+
+    app, engine, pool = start(settings, log)
+    # Bound here, not by uvicorn, so port 0 works and the address printed is the one listening.
+    sock = socket.socket(socket.AF_INET6 if ":" in settings.host else socket.AF_INET)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((settings.host, settings.port))
+    except OSError as err:
+        raise ServeError(f"cannot listen on {settings.host}:{settings.port}: {err.strerror}") from None
+    host, port = sock.getsockname()[:2]
+    key = "API key required" if settings.api_key else "no API key (loopback only)"
+    log(f"[tunewise] serving {', '.join(pool.names())} at http://{host}:{port}/v1 ({key}); Ctrl-C stops")
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", timeout_graceful_shutdown=5))
+    try:
+        server.run(sockets=[sock])
+    finally:
+        engine.stop()
