@@ -122,6 +122,50 @@ def example_script(path: Path) -> Iterator[ModuleType]:
 WORD_LABELS = {"red": "colour", "blue": "colour", "cat": "animal", "dog": "animal", "oak": "tree", "elm": "tree"}
 
 
+# A second task for multi-task tests: say whether a thing is large or little (a generation task).
+SIZES = {"big": "large", "huge": "large", "small": "little", "tiny": "little"}
+SIZE_INSTRUCTION = "Say how large the thing is."
+
+
+def write_sizes(path: Path, n: int = 60, seed: int = 1) -> Path:
+    """A prompt/completion JSONL of `n` records {"id", "prompt", "completion"}: "a big thing number 12" -> large."""
+    rng = random.Random(seed)
+    with open(path, "w") as f:
+        for i in range(n):
+            word = rng.choice(sorted(SIZES))
+            prompt = f"a {word} thing number {rng.randint(0, 999)}"
+            f.write(json.dumps({"id": f"s{i}", "prompt": prompt, "completion": SIZES[word]}) + "\n")
+    return path
+
+
+def write_two_task_config(folder: Path, model_dir: Path, methods: str, train: str, lora: str = "{r: 4, alpha: 8}",
+                          temperature: float = 1.0, extra: str = "") -> Path:
+    """tunewise.yaml for a multi-task run on the tiny model: word labels (this run's task) and sizes (task `size`),
+    with `methods`, `train` and `lora` (YAML flow values) and `extra` YAML lines; runs go to folder/runs."""
+    write_word_labels(folder / "main.jsonl")
+    write_sizes(folder / "size.jsonl")
+    path = folder / "tunewise.yaml"
+    path.write_text(
+        "task: {type: classification}\n"
+        "data: {path: main.jsonl, max_length: 64}\n"
+        f"model: {{name: {model_dir}}}\n"
+        "rungs: [zero_shot]\n"
+        f"methods: {methods}\n"
+        "multitask:\n"
+        f"  temperature: {temperature}\n"
+        "  tasks:\n"
+        "    - name: size\n"
+        "      data: {path: size.jsonl, format: prompt_completion, max_length: 64}\n"
+        f"      task: {{type: generation, metric: exact_match, instruction: {SIZE_INSTRUCTION}}}\n"
+        f"train: {train}\n"
+        f"lora: {lora}\n"
+        "eval: {bootstrap_samples: 200, max_new_tokens: 4}\n"
+        f"{extra}"
+        f"output_dir: {folder / 'runs'}\n"
+    )
+    return path
+
+
 def write_word_labels(path: Path, n: int = 90, seed: int = 0) -> Path:
     """A JSONL classification file of `n` records {"id", "text", "label"} cycling through WORD_LABELS."""
     rng = random.Random(seed)

@@ -36,9 +36,12 @@ from tunewise.evaluate.forgetting import (
 from tunewise.evaluate.significance import compare
 from tunewise.io import write_json, write_text
 from tunewise.ladder import (
+    CompositionRung,
+    SingleTaskAdapter,
     build_plan,
     estimate_rung,
     load_result,
+    multi_task,
     planned_methods,
     run_rung,
     save_result,
@@ -182,19 +185,27 @@ def run(config: Config, log=print, resume: Path | None = None) -> LadderResult:
         return result
 
     results = []
+    task_results = []  # multi-task runs: one LoRA per other task, trained and scored on that task alone
+    single = single_task_rungs(config, others)
+
+    def run_single_task_rungs():
+        while single:
+            other, rung = single.pop(0)
+            result = finished(rung, _single_task_dir(run_dir, other.name), other.train, other.val, other.test,
+                              other.task)
+            result.task = other.name
+            task_results.append(result)
+
     plan = build_plan(config, task, split.train, others)
     while plan:
         # Taken off the plan, a rung is freed once scored: its model, and after the last prompting rung the
         # shared base model, do not stay in memory while later rungs train.
         rung = plan.pop(0)
+        if isinstance(rung, CompositionRung):  # it combines the single-task LoRAs, so they are trained first
+            run_single_task_rungs()
+            rung.use_adapters(_single_task_adapters(run_dir, others, results + task_results))
         results.append(finished(rung, run_dir / "rungs" / rung.name, split.train, split.val, test, task))
-
-    task_results = []  # multi-task runs: one LoRA per other task, trained and scored on that task alone
-    for other, rung in single_task_rungs(config, others):
-        result = finished(rung, run_dir / "tasks" / other.name / "lora", other.train, other.val, other.test,
-                          other.task)
-        result.task = other.name
-        task_results.append(result)
+    run_single_task_rungs()
 
     significance = paired_tests(results, task.metric, config)
     rec = recommend([r for r in results if not r.skipped], task.metric, significance, config.eval.alpha)
@@ -223,7 +234,7 @@ def run(config: Config, log=print, resume: Path | None = None) -> LadderResult:
     report["agreement"] = agreement(results, test, task.metric, config.eval.group_field, split.train)
     report["forgetting"] = forgetting(results, benchmark, config, log)
     report["errors"] = error_analysis(results, test, task.metric, task.type, _slice_fields(config))
-    if "multitask" in planned_methods(config):
+    if multi_task(config):
         report["multitask"] = _multitask_report(task, split, others, results, task_results, config)
     write_json(run_dir / "report.json", report)
     chart = k_sweep_svg(report)
@@ -325,7 +336,7 @@ def _prepare(config: Config):
         prepared = prepare_data(config.data, config.task, count_tokens)
     except DataError as err:
         problems += err.problems
-    if "multitask" in methods:
+    if multi_task(config):
         others, task_problems = prepare_tasks(config.multitask, count_tokens, config.eval.max_test_examples)
         problems += task_problems
     benchmark = None
@@ -353,7 +364,7 @@ def multitask_data_summary(task, split, test, others: list[TaskData], log) -> di
     everything = [main_task_data(task, split.train, split.val, test, 1.0, 0), *others]
     leaked = cross_task_leakage(everything)
     for where, n in leaked.items():
-        log(f"[tunewise] warning: {n} {where} (the same input, so not held out from the multitask rung)")
+        log(f"[tunewise] warning: {n} {where} (the same input, so not held out from the multitask and composition rungs)")
     return {"tasks": [t.summary for t in others], "cross_task_leakage": leaked}
 
 
@@ -392,17 +403,43 @@ def forgetting(results, benchmark, config: Config, log) -> dict | None:
     return section
 
 
+def _single_task_dir(run_dir: Path, task_name: str) -> Path:
+    """The folder of another task's single-task LoRA rung (lora[<task>])."""
+    return run_dir / "tasks" / task_name / "lora"
+
+
+def _single_task_adapters(run_dir: Path, others: list[TaskData], results) -> list[SingleTaskAdapter]:
+    """Every task's single-task LoRA (this run's `lora`, then lora[<task>] per other task) for the composition rung;
+    `results`: the rungs run so far, which say whether each was skipped."""
+    skipped = {r.name: r.skipped for r in results}
+    adapters = [SingleTaskAdapter(MAIN_TASK, "lora", run_dir / "rungs" / "lora" / "adapter", skipped.get("lora"))]
+    for t in others:
+        rung = f"lora[{t.name}]"
+        adapters.append(SingleTaskAdapter(t.name, rung, _single_task_dir(run_dir, t.name) / "adapter",
+                                          skipped.get(rung)))
+    return adapters
+
+
 def _multitask_report(task, split, others, results, task_results, config: Config) -> dict:
-    """report.json's multi-task section: the mixture and, per task, one LoRA per task next to the mixture's LoRA."""
+    """report.json's multi-task section: per task, one LoRA per task next to the mixture's LoRA (with its mixture)
+    and the composed adapter (with its weights), each where planned."""
     by_name = {r.name: r for r in results if not r.skipped}
-    mixed = by_name.get("multitask")
+    planned = planned_methods(config)
     tasks = [main_task_data(task, split.train, split.val, [], config.multitask.weight, config.data.max_length), *others]
-    sizes, weights = [len(t.train) for t in tasks], [t.weight for t in tasks]
-    shares = mixture_shares(sizes, weights, config.multitask.temperature)
+    shares = None
+    if "multitask" in planned:
+        sizes, weights = [len(t.train) for t in tasks], [t.weight for t in tasks]
+        shares = mixture_shares(sizes, weights, config.multitask.temperature)
     single = {MAIN_TASK: by_name["lora"].metrics if "lora" in by_name else None}
     single |= {r.task: r.metrics for r in task_results if not r.skipped}
-    per_task = {MAIN_TASK: mixed.metrics, **(mixed.per_task or {})} if mixed else {}
-    section = multitask_summary(tasks, shares, single, per_task)
+
+    def per_task(name: str) -> dict:
+        rung = by_name.get(name)
+        return {MAIN_TASK: rung.metrics, **(rung.per_task or {})} if rung else {}
+    section = multitask_summary(tasks, shares, single, per_task("multitask"), per_task("composition"))
+    cc = config.composition
+    section["composition"] = {"combination_type": cc.combination_type,
+                              "weights": {t.name: cc.weight(t.name) for t in tasks}} if "composition" in planned else None
     section["single_task_rungs"] = [summarise(r) for r in task_results]
     return section
 

@@ -13,8 +13,11 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    FiniteFloat,
     PrivateAttr,
     ValidationError,
+    ValidationInfo,
+    field_validator,
     model_validator,
 )
 
@@ -324,6 +327,32 @@ class MultitaskConfig(_Section):
         return self
 
 
+# A task's adapter enters the combination at weight 1 unless composition.weights says otherwise, so the default is
+# the plain sum: each task's own update keeps the strength its training found, and the other tasks' updates add to
+# it. Averaging (1/N each) suits adapters trained on the same task, which agree; for different tasks it shrinks each
+# task's update to 1/N of what was learned, as if its LoRA scale were divided by N, which loses much of its gain.
+# Lower a weight when one task's update disturbs another's.
+DEFAULT_ADAPTER_WEIGHT = 1.0
+
+
+class CompositionConfig(_Section):
+    weights: dict[str, FiniteFloat] = Field(
+        {},
+        description="weight of each task's single-task LoRA in the combination, by task name ('main': this run's task; "
+        f"others: multitask.tasks names); a task not named gets {DEFAULT_ADAPTER_WEIGHT:g}; negative subtracts",
+    )
+    combination_type: Literal["cat", "linear", "svd"] = Field(
+        "cat",
+        description="cat: exactly the weighted sum of the adapters' weight updates (rank: the sum of their ranks); "
+        "svd: that sum cut to the largest adapter rank (smaller, approximate); linear: A and B matrices summed "
+        "separately (same rank, approximate: cross terms between adapters)",
+    )
+
+    def weight(self, task: str) -> float:
+        """The weight of `task`'s single-task adapter in the combination."""
+        return self.weights.get(task, DEFAULT_ADAPTER_WEIGHT)
+
+
 class SamplingConfig(_Section):
     temperature: float = Field(0.7, gt=0, description="softmax temperature (lower: closer to greedy)")
     top_p: float = Field(1.0, gt=0, le=1, description="nucleus sampling: keep the smallest set of tokens with this mass")
@@ -388,7 +417,7 @@ RUNG_SUMMARIES = {
 MethodName = Literal[
     "features", "encoder_features", "freeze", "prompt_tuning", "prefix_tuning", "p_tuning", "ia3", "lora",
     "lora_attention", "rslora", "dora", "lora_ranks", "bottleneck", "classifier", "encoder_classifier", "dapt_lora",
-    "multitask", "full", "qlora", "rag_lora",
+    "multitask", "composition", "full", "qlora", "rag_lora",
 ]
 ALL_METHODS: list[str] = list(MethodName.__args__)
 # The demo's plan: LoRA next to the prompting rungs (LoRA trains in about 6 minutes on 2 cores); `plan: thorough` runs them all.
@@ -412,6 +441,8 @@ METHOD_SUMMARIES = {
     "dapt_lora": "continued pretraining on dapt.text, then LoRA on the task",
     "multitask": "one LoRA on a mixture of this task and multitask.tasks, scored per task next to one LoRA per "
     "task (brings the lora rung along)",
+    "composition": "the single-task LoRAs of this task and multitask.tasks added into one adapter (PEFT "
+    "add_weighted_adapter, composition.weights), no training; scored per task (brings the lora rungs along)",
     "full": "full fine-tuning of every weight (stores a whole model)",
     "qlora": "LoRA on a 4-bit (or 8-bit) base through bitsandbytes; CUDA only, skipped on CPU",
     "rag_lora": "LoRA trained and scored on prompts with retrieved chunks (rag.lora_retriever): RAG + LoRA",
@@ -457,6 +488,10 @@ class Config(_Section):
     multitask: MultitaskConfig = Field(
         default_factory=MultitaskConfig, description="other tasks mixed in by the multitask rung"
     )
+    composition: CompositionConfig = Field(
+        default_factory=CompositionConfig,
+        description="the composition rung: how the single-task LoRAs of this task and multitask.tasks are combined",
+    )
     eval: EvalConfig = Field(default_factory=EvalConfig, description="scoring and confidence intervals")
     forgetting: ForgettingConfig = Field(
         default_factory=ForgettingConfig, description="general-knowledge check of every fine-tuned rung against the base"
@@ -472,6 +507,20 @@ class Config(_Section):
     def __eq__(self, other: object) -> bool:
         """Equal settings make equal configs, wherever each was read from."""
         return isinstance(other, Config) and self.model_dump() == other.model_dump()
+
+    @field_validator("composition")
+    @classmethod
+    def _weights_name_tasks(cls, composition: CompositionConfig, info: ValidationInfo) -> CompositionConfig:
+        multitask = info.data.get("multitask")
+        if multitask is None:  # the multitask section has problems of its own, reported instead
+            return composition
+        tasks = [MAIN_TASK, *(t.name for t in multitask.tasks)]
+        unknown = [name for name in composition.weights if name not in tasks]
+        if unknown:
+            others = ", ".join(tasks[1:]) or "none listed"
+            raise ValueError(f"{', '.join(f'weights.{name}' for name in unknown)}: not a task of this run; expected "
+                             f"'{MAIN_TASK}' (this run's task) or a name under multitask.tasks ({others})")
+        return composition
 
     @model_validator(mode="after")
     def _template_given(self) -> Config:

@@ -25,7 +25,16 @@ from tunewise.evaluate.forgetting import score_model
 from tunewise.evaluate.scorers import confusion, per_class
 from tunewise.evaluate.stats import item_correct, item_score, metrics_with_ci
 from tunewise.io import write_json, write_jsonl
-from tunewise.methods import bottleneck, freeze, full, ia3, lora, prompt_learning, qlora
+from tunewise.methods import (
+    bottleneck,
+    composition,
+    freeze,
+    full,
+    ia3,
+    lora,
+    prompt_learning,
+    qlora,
+)
 from tunewise.methods.dapt import continued_pretraining
 from tunewise.methods.features import FeatureRung
 from tunewise.methods.head import ClassifierRung
@@ -36,7 +45,7 @@ from tunewise.methods.multitask import (
     mixture_shares,
     validation_mix,
 )
-from tunewise.models.adapted import write_base_record
+from tunewise.models.adapted import PEFT_WEIGHTS, write_base_record
 from tunewise.models.chat_template import encode_example
 from tunewise.models.embed import TextEncoder
 from tunewise.models.load import load_causal_lm
@@ -80,7 +89,7 @@ class RungResult:
     notes: list[str] = field(default_factory=list)
     skipped: str | None = None  # why the rung could not run here (then it has no metrics and no cost)
     task: str | None = None  # multi-task runs: the other task this rung was trained and scored on (None: the run's)
-    per_task: dict[str, dict] | None = None  # multitask rung: other task -> its metrics on that task's test set
+    per_task: dict[str, dict] | None = None  # multitask, composition: other task -> metrics on that task's test set
     prompt: dict | None = None  # prompting rungs: style, demo selection and k, prompts shortened to fit, ...
     retrieval: dict | None = None  # rag rungs: retriever, recall@k with CIs where the data has gold source ids
     per_class: dict | None = None  # classification: per label precision, recall, f1, support; and the confusion
@@ -336,6 +345,82 @@ class MultitaskRung(TunedRung):
         return info
 
 
+@dataclass
+class SingleTaskAdapter:
+    """One task's single-task LoRA, as the composition rung combines it."""
+
+    task: str  # MAIN_TASK or another task's name
+    rung: str  # the rung that trained it: lora, or lora[<task>]
+    folder: Path  # its adapter folder
+    skipped: str | None = None  # why that rung did not run
+
+
+class CompositionRung(TunedRung):
+    """The single-task LoRAs of a multi-task run (this task's `lora`, each `lora[<task>]`) combined into one adapter by
+    a weighted sum of their weight updates (methods.composition); nothing is trained.
+
+    Scored like MultitaskRung: on this run's test set, and on each other task's (`other_tasks`). The run trains the
+    single-task rungs first and tells this rung where their adapters are (`use_adapters`).
+    """
+
+    def __init__(self, task: Task, config: Config, others: list[TaskData]):
+        cc = config.composition
+        super().__init__(task, config, Method("composition", "", self._compose, _peft_save))
+        self.other_tasks = others
+        self.sources: list[SingleTaskAdapter] = []
+        terms = " + ".join(f"{cc.weight(name):g} x {rung}" for name, rung in self.single_task_rungs())
+        self.description = f"{cc.combination_type} combination of single-task LoRA adapters, {terms}; not trained"
+        if not others:
+            self.skip_reason = "composition combines one LoRA per task: list other tasks under multitask.tasks (name, " \
+                               "data, task)"
+
+    def single_task_rungs(self) -> list[tuple[str, str]]:
+        """(task name, the rung that trains its single-task LoRA) for every task, this run's first."""
+        return [(MAIN_TASK, "lora"), *((t.name, f"lora[{t.name}]") for t in self.other_tasks)]
+
+    def use_adapters(self, adapters: list[SingleTaskAdapter]) -> None:
+        """Combine these adapters; when one of them did not run or left no weights, the rung is skipped, saying so."""
+        self.sources = adapters
+        missing = [a for a in adapters if a.skipped or not (a.folder / PEFT_WEIGHTS).is_file()]
+        if missing and not self.skip_reason:
+            self.skip_reason = "composition needs every task's single-task LoRA: " + "; ".join(
+                f"{a.rung} was skipped ({a.skipped})" if a.skipped else f"{a.rung} left no {a.folder / PEFT_WEIGHTS}"
+                for a in missing)
+
+    def _compose(self, model, tokenizer):
+        cc = self.config.composition
+        return composition.compose(model, tokenizer, {a.task: a.folder for a in self.sources},
+                                   {a.task: cc.weight(a.task) for a in self.sources}, cc.combination_type)
+
+    def _load(self):
+        # fp32 whatever train.precision says: the combined adapter takes the base's dtype (composition.compose).
+        model, tokenizer = load_causal_lm(self.config.model.name, dtype=torch.float32)
+        self.base_params = count_parameters(model)[1]
+        return self.method.apply(model, tokenizer), tokenizer
+
+    def fit(self, train, val, workdir) -> FitInfo:
+        self.model, self.tokenizer = self._load()
+        return FitInfo(artifact_dir=self._save(workdir))
+
+    def estimate_fit(self, train, val, workdir) -> float:
+        """Seconds the fit takes, timed on untrained LoRAs of the same shape (the single-task ones do not exist yet)."""
+        model, tokenizer = load_causal_lm(self.config.model.name, dtype=torch.float32)
+        untrained = lora_method(self.config).apply(model, tokenizer)
+        untrained.save_pretrained(str(workdir / "untrained"))
+        self.use_adapters([SingleTaskAdapter(name, rung, workdir / "untrained")
+                           for name, rung in self.single_task_rungs()])
+        started = time.perf_counter()
+        self.fit(train, val, workdir)
+        return time.perf_counter() - started
+
+    def parameters(self):
+        return composition.adapter_parameters(self.model), count_parameters(self.model)[1]
+
+    def notes(self) -> list[str]:
+        kind = self.config.composition.combination_type
+        return [f"combined adapter rank {composition.rank(self.model)} from {len(self.sources)} single-task LoRAs ({kind})"]
+
+
 class RagLoraRung(TunedRung):
     """RAG + LoRA: LoRA trained on prompts that carry the retrieved chunks, and scored with them.
 
@@ -377,20 +462,35 @@ class RagLoraRung(TunedRung):
         return [self.index.note()]
 
 
+MULTI_TASK_METHODS = ("multitask", "composition")  # scored per task, next to one LoRA trained on each task alone
+
+
 def planned_methods(config: Config) -> list[str]:
     """The methods a run trains: `methods`, or every method with `plan: thorough`.
 
-    multitask is compared with one LoRA per task, so it brings `lora` along (just before it) when not planned.
+    multitask and composition are compared with one LoRA per task, so they bring `lora` along (just before the first
+    of them) when not planned; composition combines its adapter, so `lora` also moves before composition.
     """
     names = list(ALL_METHODS) if config.plan == "thorough" else list(config.methods)
-    if "multitask" in names and "lora" not in names:
-        names.insert(names.index("multitask"), "lora")
+    first = next((name for name in names if name in MULTI_TASK_METHODS), None)
+    if first and "lora" not in names:
+        names.insert(names.index(first), "lora")
+    if "composition" in names and names.index("lora") > names.index("composition"):
+        names.remove("lora")
+        names.insert(names.index("composition"), "lora")
     return names
 
 
+def multi_task(config: Config) -> bool:
+    """Whether the run has a rung scored per task (multitask, composition): it reads multitask.tasks' data and trains
+    one LoRA per other task (single_task_rungs)."""
+    return any(name in MULTI_TASK_METHODS for name in planned_methods(config))
+
+
 def single_task_rungs(config: Config, others: list[TaskData]) -> list[tuple[TaskData, TunedRung]]:
-    """For a multitask run: a LoRA trained and scored on each other task alone (what the mixture is measured by)."""
-    if "multitask" not in planned_methods(config):
+    """For a multi-task run: a LoRA trained and scored on each other task alone (what multitask is measured by and
+    composition combines)."""
+    if not multi_task(config):
         return []
     rungs = []
     for t in others:
@@ -407,7 +507,7 @@ def build_plan(
     """The rungs to run: prompting first, then each fine-tuning method in the order given.
 
     `train`: the training split (nearest-neighbour demonstrations index it); `others`: the other tasks of a
-    multi-task config (prepared data), for the multitask rung.
+    multi-task config (prepared data), for the multitask and composition rungs.
     """
     index = RagIndex(config, train)
     plan = prompting_rungs(config, task, train, index)
@@ -449,6 +549,8 @@ def method_rungs(
         return [DaptLoraRung(task, config)]
     if name == "multitask":
         return [MultitaskRung(task, config, others or [])]
+    if name == "composition":
+        return [CompositionRung(task, config, others or [])]
     if name == "rag_lora":
         return [RagLoraRung(task, config, index or RagIndex(config, []))]
     return [TunedRung(task, config, method) for method in methods_for(name, config, task)]

@@ -3,11 +3,10 @@ one LoRA per task; data problems in any task's file surface together before anyt
 from __future__ import annotations
 
 import json
-import random
 
 import pytest
 import torch
-from conftest import write_word_labels
+from conftest import SIZE_INSTRUCTION, write_two_task_config
 
 from tunewise import api
 from tunewise.config import load_config
@@ -18,42 +17,11 @@ from tunewise.task import Task
 from tunewise.train.batching import collate
 from tunewise.train.loss import answer_loss
 
-SIZES = {"big": "large", "huge": "large", "small": "little", "tiny": "little"}
-SIZE_INSTRUCTION = "Say how large the thing is."
-
-
-def _write_size(path, n=60, seed=1):
-    rng = random.Random(seed)
-    with open(path, "w") as f:
-        for i in range(n):
-            word = rng.choice(sorted(SIZES))
-            prompt = f"a {word} thing number {rng.randint(0, 999)}"
-            f.write(json.dumps({"id": f"s{i}", "prompt": prompt, "completion": SIZES[word]}) + "\n")
-
 
 def _config(tmp_path, model_dir, methods="[multitask]"):
-    write_word_labels(tmp_path / "main.jsonl")
-    _write_size(tmp_path / "size.jsonl")
-    (tmp_path / "tunewise.yaml").write_text(
-        f"""
-task: {{type: classification}}
-data: {{path: main.jsonl, max_length: 64}}
-model: {{name: {model_dir}}}
-rungs: [zero_shot]
-methods: {methods}
-multitask:
-  temperature: 2.0
-  tasks:
-    - name: size
-      data: {{path: size.jsonl, format: prompt_completion, max_length: 64}}
-      task: {{type: generation, metric: exact_match, instruction: {SIZE_INSTRUCTION}}}
-train: {{lr: 5.0e-3, max_steps: 16, batch_size: 8, eval_every: 8, patience: null, precision: fp32, log_every: 8}}
-lora: {{r: 4, alpha: 8}}
-eval: {{bootstrap_samples: 200, max_new_tokens: 4}}
-output_dir: {tmp_path / "runs"}
-"""
-    )
-    return load_config(tmp_path / "tunewise.yaml")
+    return load_config(write_two_task_config(
+        tmp_path, model_dir, methods, temperature=2.0,
+        train="{lr: 5.0e-3, max_steps: 16, batch_size: 8, eval_every: 8, patience: null, precision: fp32, log_every: 8}"))
 
 
 def test_ladder_scores_the_mixture_per_task_next_to_one_lora_per_task(tiny_model_dir, tmp_path):

@@ -2,7 +2,8 @@
 
 Each task keeps its own instruction (its examples are encoded with it), so the one adapter is told which task
 it is doing at prediction time the same way it was told in training. The ladder's MultitaskRung trains on the
-mixture; `multitask_summary` sets its per-task scores next to one single-task LoRA per task.
+mixture; `multitask_summary` sets its per-task scores next to one single-task LoRA per task (and the composition
+rung's, those LoRAs added into one adapter).
 """
 from __future__ import annotations
 
@@ -129,26 +130,34 @@ def _index(examples: Sequence[Example]) -> set[str]:
     return {normalised_text(prompt_text(e)) for e in examples}
 
 
-def multitask_summary(tasks: Sequence[TaskData], shares: Sequence[float], single: dict[str, dict | None],
-                      mixed: dict[str, dict | None]) -> dict:
-    """The report's multi-task section: the mixture, and per task its single-task LoRA next to the mixture's LoRA.
+def multitask_summary(tasks: Sequence[TaskData], shares: Sequence[float] | None, single: dict[str, dict | None],
+                      mixed: dict[str, dict | None], composed: dict[str, dict | None] | None = None) -> dict:
+    """The report's multi-task section: the mixture, and per task its single-task LoRA next to the mixture's LoRA and
+    the composed adapter (the composition rung).
 
-    `single` and `mixed` map a task name to the rung's metrics ({metric: {value, ci_low, ci_high}}), or None
-    when that rung did not run.
+    `single`, `mixed` and `composed` map a task name to the rung's metrics ({metric: {value, ci_low, ci_high}}), or
+    None when that rung did not run; `shares`: None when the multitask rung is not planned (no mixture).
     """
     rows = []
     for t in tasks:
-        one, both = _metric(single.get(t.name), t.task.metric), _metric(mixed.get(t.name), t.task.metric)
-        difference = None if one is None or both is None else round(both["value"] - one["value"], 4)
+        one = _metric(single.get(t.name), t.task.metric)
+        both = _metric(mixed.get(t.name), t.task.metric)
+        added = _metric((composed or {}).get(t.name), t.task.metric)
         rows.append({"task": t.name, "metric": t.task.metric, "type": t.task.type, "single_task": one,
-                     "multitask": both, "difference": difference})
-    mixture = [{"task": t.name, "weight": t.weight, "train_examples": len(t.train), "share": round(s, 4)}
-               for t, s in zip(tasks, shares)]
+                     "multitask": both, "difference": _difference(both, one),
+                     "composition": added, "composition_difference": _difference(added, one)})
+    mixture = None if shares is None else [
+        {"task": t.name, "weight": t.weight, "train_examples": len(t.train), "share": round(s, 4)}
+        for t, s in zip(tasks, shares)]
     return {"main_task": MAIN_TASK, "mixture": mixture, "rows": rows}
 
 
 def _metric(metrics: dict | None, name: str) -> dict | None:
     return None if not metrics or name not in metrics else dict(metrics[name])
+
+
+def _difference(a: dict | None, b: dict | None) -> float | None:
+    return None if a is None or b is None else round(a["value"] - b["value"], 4)
 
 
 def main_task_data(task: Task, train, val, test, weight: float, max_length: int) -> TaskData:

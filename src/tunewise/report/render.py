@@ -63,9 +63,10 @@ def terminal_table(report: dict) -> str:
     lines.insert(1, "  ".join("-" * w for w in widths))
     section = report.get("multitask")
     if section:
-        lines += ["", "Multi-task (single-task LoRA -> multitask LoRA, per task):"]
-        lines += [f"  {row['task']}: {row['metric']} {_interval(row['single_task'])} -> {_interval(row['multitask'])}"
-                  for row in section["rows"]]
+        compared = _multitask_columns(section)
+        lines += ["", f"Multi-task (single-task LoRA -> {' | '.join(words for _, words in compared)}, per task):"]
+        lines += [f"  {row['task']}: {row['metric']} {_interval(row['single_task'])} -> "
+                  + " | ".join(_interval(row[key]) for key, _ in compared) for row in section["rows"]]
     rec = report["recommendation"]
     lines += ["", f"Recommendation: {rec['rung']}  (* in the table; † best prompting rung)", rec["reason"]]
     return "\n".join(lines)
@@ -277,28 +278,42 @@ def _versus(rung: dict, prompt: dict, metric: str, words: str) -> str:
             f"over the best prompt ({verdict}).")
 
 
+def _multitask_columns(section: dict) -> list[tuple[str, str]]:
+    """(row key, words) of the rungs the multi-task section sets next to the single-task LoRAs: the multitask LoRA
+    (when it has a mixture) and the composed adapter (when it has a composition)."""
+    columns = [("multitask", "multitask LoRA")] if section.get("mixture") is not None else []
+    return columns + ([("composition", "composed adapter")] if section.get("composition") else [])
+
+
 def multitask_markdown(report: dict) -> list[str]:
-    """The multi-task section: the mixture, then per task one LoRA per task next to the mixture's one LoRA."""
+    """The multi-task section: per task one LoRA per task next to the mixture's one LoRA and the composed adapter."""
     section = report.get("multitask")
     if not section:
         return []
-    mixture = ", ".join(f"{m['task']} {m['share']:.0%} ({m['train_examples']} train, weight {m['weight']:g})"
-                        for m in section["mixture"])
-    out = [
-        "",
-        "## Multi-task",
-        "",
-        (f"The `multitask` rung trains one LoRA on a mixture of every task (each with its own instruction): "
-        f"{mixture}. Each task is scored on its own test set; `single-task` is a LoRA trained on that task "
-        f"alone (for `{section['main_task']}`, this run's task, the `lora` rung)."),
-        "",
-        "| task | metric | single-task LoRA (95% CI) | multitask LoRA (95% CI) | difference |",
-        "|---|---|---|---|---|",
-    ]
+    words = []
+    if section.get("mixture") is not None:
+        mixture = ", ".join(f"{m['task']} {m['share']:.0%} ({m['train_examples']} train, weight {m['weight']:g})"
+                            for m in section["mixture"])
+        words.append(f"The `multitask` rung trains one LoRA on a mixture of every task (each with its own "
+                     f"instruction): {mixture}.")
+    composition = section.get("composition")
+    if composition:
+        weights = ", ".join(f"{task} {w:g}" for task, w in composition["weights"].items())
+        words.append(f"The `composition` rung adds the single-task LoRAs into one adapter without training "
+                     f"({composition['combination_type']}; weights {weights}).")
+    words.append(f"Each task is scored on its own test set; `single-task` is a LoRA trained on that task alone (for "
+                 f"`{section['main_task']}`, this run's task, the `lora` rung).")
+    columns = _multitask_columns(section)
+    header = ["task", "metric", "single-task LoRA (95% CI)"]
+    for _, name in columns:
+        header += [f"{name} (95% CI)", "difference"]
+    out = ["", "## Multi-task", "", " ".join(words), "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for row in section["rows"]:
-        diff = "-" if row["difference"] is None else f"{row['difference'] * 100:+.1f} points"
-        out.append(f"| {row['task']} | {row['metric']} | {_interval(row['single_task'])} | "
-                   f"{_interval(row['multitask'])} | {diff} |")
+        cells = [row["task"], row["metric"], _interval(row["single_task"])]
+        for key, _ in columns:
+            diff = row["difference" if key == "multitask" else f"{key}_difference"]
+            cells += [_interval(row[key]), "-" if diff is None else f"{diff * 100:+.1f} points"]
+        out.append("| " + " | ".join(cells) + " |")
     return out
 
 
