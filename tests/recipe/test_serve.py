@@ -29,7 +29,13 @@ from tunewise.models.adapted import write_base_record
 from tunewise.models.chat_template import answer_ids, prompt_ids
 from tunewise.models.load import load_causal_lm
 from tunewise.serve import ServeSettings, start
-from tunewise.serve.adapters import ServeError, name_problem, resolve_sources
+from tunewise.serve.adapters import (
+    AdapterPool,
+    ServeError,
+    name_problem,
+    resolve_sources,
+)
+from tunewise.serve.engine import Engine, Job
 
 KEY = "test-key"
 QUESTION = "What is the capital of France?"
@@ -267,6 +273,55 @@ def test_a_burst_over_the_limit_gets_429_while_health_answers(server):
     assert sorted(set(outcomes)) == ["429", "ok"] and len(outcomes) == 8
     assert health and all(status == 200 and seconds < 5 for status, seconds in health)
     assert ask(url, "alpha") == ANSWERS["alpha"]  # nothing stuck afterwards: every place was given back
+
+
+# ---------------------------------------------------------------- the engine without HTTP
+
+
+def answers(engine: Engine, jobs: list[tuple[str, str]]) -> list[str]:
+    """Each (adapter, question)'s answer, all queued at once so the worker sees them together."""
+    texts, done = [""] * len(jobs), threading.Semaphore(0)
+
+    def collect(i: int, event) -> None:
+        texts[i] += event.text
+        if event.final:
+            done.release()
+
+    tokenizer = engine.pool.tokenizer
+    engine.submit([Job(adapter, prompt_ids(tokenizer, [{"role": "user", "content": q}]), 12,
+                       on_event=lambda e, i=i: collect(i, e)) for i, (adapter, q) in enumerate(jobs)])
+    for _ in jobs:
+        assert done.acquire(timeout=60)
+    return texts
+
+
+def test_one_batch_mixes_lora_adapters_and_answers_as_each_alone(setup, tiny_tokenizer, tmp_path):
+    model_dir, adapters, _, _ = setup
+    pool = AdapterPool(str(model_dir), [], torch.float32, log=lambda m: None)
+    for name, path in adapters.items():
+        pool.add(name, path)
+    engine = Engine(pool, max_batch=8)
+    engine.start()
+    try:
+        jobs = [("alpha", QUESTION), ("beta", QUESTION), ("base", QUESTION), ("alpha", "The app crashes."),
+                ("beta", "My invoice is wrong.")]
+        alone = [answers(engine, [job])[0] for job in jobs]
+        assert engine.batches == len(jobs)
+        assert answers(engine, jobs) == alone
+        assert engine.batches == len(jobs) + 1 and engine.largest_batch == len(jobs)  # one batch, three models
+        assert alone[:2] == [ANSWERS["alpha"], ANSWERS["beta"]]
+        # DoRA adapters cannot share a batch (PEFT refuses): each batch then holds one adapter's answers
+        base, _ = load_causal_lm(str(model_dir))
+        torch.manual_seed(1)
+        dora = get_peft_model(base, LoraConfig(r=4, use_dora=True, target_modules=["q_proj"], init_lora_weights=False))
+        dora.save_pretrained(tmp_path / "dora")
+        pool.add("dora", tmp_path / "dora")
+        before = engine.batches
+        assert answers(engine, [("alpha", QUESTION), ("dora", QUESTION), ("alpha", QUESTION)])[::2] == [
+            ANSWERS["alpha"]] * 2
+        assert engine.batches - before == 2  # [alpha, alpha], then [dora]
+    finally:
+        engine.stop()
 
 
 # ---------------------------------------------------------------- refusals before anything loads

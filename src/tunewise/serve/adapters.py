@@ -32,6 +32,7 @@ from tunewise.models.load import load_causal_lm
 BASE = "base"  # the `model` name that answers with the base model alone
 SERVABLE = ("LORA", "IA3")  # PEFT methods that leave the input alone, so their requests batch with a KV cache
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+PEFT_BASE = "__base__"  # PEFT's name for "no adapter" in a mixed batch
 
 
 class ServeError(TunewiseError):
@@ -207,20 +208,35 @@ class AdapterPool:
                 self.method = None
             return path
 
+    @property
+    def mixes(self) -> bool:
+        """Whether one batch may hold rows for different adapters: PEFT routes each row of a batch through its own
+        LoRA (forward's adapter_names); not for IA3 (it scales the shared weights) nor DoRA (PEFT refuses)."""
+        if not isinstance(self.model, PeftModel):
+            return True
+        return self.method == "LORA" and not any(getattr(c, "use_dora", False) for c in self.model.peft_config.values())
+
     @contextlib.contextmanager
-    def active(self, name: str) -> Iterator[torch.nn.Module]:
-        """The model answering as `name` (the base or one adapter), for the duration of the block; holds the lock."""
+    def active(self, names: list[str]) -> Iterator[tuple[torch.nn.Module, dict]]:
+        """(the model, forward keyword arguments) that answer row i of a batch as names[i] (the base or an adapter),
+        for the duration of the block; holds the lock."""
         with self.lock:
-            if name != BASE and name not in self.paths:
-                raise AdapterNotFound(f"adapter '{name}' is not loaded")
+            missing = sorted({n for n in names if n != BASE and n not in self.paths})
+            if missing:
+                raise AdapterNotFound(f"adapter {', '.join(map(repr, missing))} is not loaded")
             if not isinstance(self.model, PeftModel):
-                yield self.model
-            elif name == BASE:
+                yield self.model, {}
+            elif len(set(names)) > 1:
+                if not self.mixes:  # an IA3 adapter was loaded after the batch was taken
+                    raise ServeError("an adapter loaded while this batch waited cannot share a batch with others "
+                                     "(IA3, DoRA); send the request again")
+                yield self.model, {"adapter_names": [PEFT_BASE if n == BASE else n for n in names]}
+            elif names[0] == BASE:
                 with self.model.disable_adapter():
-                    yield self.model
+                    yield self.model, {}
             else:
-                self.model.set_adapter(name)
-                yield self.model
+                self.model.set_adapter(names[0])
+                yield self.model, {}
 
 
 def base_of(settings_base: str | None, run_base: str | None, adapters: list[AdapterSource]) -> str:

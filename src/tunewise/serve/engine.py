@@ -1,9 +1,9 @@
-"""The decoding engine behind the server: one worker thread owns the model; answers wait in a queue, and those
-for the same adapter are decoded together, token by token, so a stream gets its text as it is made.
+"""The decoding engine behind the server: one worker thread owns the model; answers wait in a queue and are
+decoded together in batches, token by token, so a stream gets its text as it is made.
 
-A batch is the oldest waiting answer plus every other waiting answer for the same adapter (up to max_batch), left
-padded and decoded with a KV cache; switching adapters between batches only flips PEFT's active adapter, no
-weights move. Each answer has its own max_tokens, stop strings and sampling (temperature 0 = greedy, the ladder's
+A batch is the oldest waiting answers (up to max_batch), left padded and decoded with a KV cache. With LoRA
+adapters one batch mixes adapters (PEFT sends each row through its own adapter); with IA3 or DoRA a batch holds the
+oldest answer's adapter only. No weights move when the adapter changes. Each answer has its own max_tokens, stop strings and sampling (temperature 0 = greedy, the ladder's
 decoding); a row that has finished is fed padding until the batch ends.
 """
 from __future__ import annotations
@@ -93,9 +93,11 @@ class Engine:
             self._decode_safely(batch)
 
     def _take_batch(self) -> list[Job]:
-        """The oldest waiting job and the next waiting jobs for the same adapter, in arrival order."""
+        """The oldest waiting jobs in arrival order: any adapters when the pool mixes them in a batch (LoRA), else
+        the oldest job's adapter only."""
         adapter = self._waiting[0].adapter
-        batch = [j for j in self._waiting if j.adapter == adapter and not j.cancelled][: self.max_batch]
+        batch = [j for j in self._waiting if (self.pool.mixes or j.adapter == adapter) and not j.cancelled]
+        batch = batch[: self.max_batch]
         taken = {id(j) for j in batch}
         self._waiting = deque(j for j in self._waiting if id(j) not in taken and not j.cancelled)
         return batch
@@ -104,10 +106,10 @@ class Engine:
         if not batch:
             return
         try:
-            with self.pool.active(batch[0].adapter) as model:
+            with self.pool.active([job.adapter for job in batch]) as (model, routing):
                 self.batches += 1
                 self.largest_batch = max(self.largest_batch, len(batch))
-                decode(model, self.pool.tokenizer, batch, self.stop_ids)
+                decode(model, self.pool.tokenizer, batch, self.stop_ids, routing)
         except Exception as err:  # noqa: BLE001 -- one failed batch must not stop the server; its requests get the error
             for job in batch:
                 job.on_event(Event(error=str(err)))
@@ -160,9 +162,11 @@ def _settled(text: str, stops: tuple[str, ...]) -> int:
     return end
 
 
-def decode(model, tokenizer, jobs: list[Job], stop_ids: list[int]) -> None:
-    """Decode `jobs` as one batch on `model`, sending each its events as tokens come. The weights are in the serving
-    dtype already (bf16 like the ladder's predictions), so no autocast re-casts them every step."""
+def decode(model, tokenizer, jobs: list[Job], stop_ids: list[int], routing: dict | None = None) -> None:
+    """Decode `jobs` as one batch on `model`, sending each its events as tokens come; `routing`: extra forward
+    arguments (PEFT's adapter_names for a batch that mixes adapters). The weights are in the serving dtype already
+    (bf16 like the ladder's predictions), so no autocast re-casts them every step."""
+    routing = routing or {}
     device = next(model.parameters()).device
     rows = [_Row(job, tokenizer) for job in jobs]
     for row in rows:
@@ -173,7 +177,7 @@ def decode(model, tokenizer, jobs: list[Job], stop_ids: list[int]) -> None:
     cache = DynamicCache()
     with torch.inference_mode():
         logits = model(input_ids=ids, attention_mask=mask, position_ids=positions, past_key_values=cache,
-                       use_cache=True, logits_to_keep=1).logits[:, -1]  # (B, V)
+                       use_cache=True, logits_to_keep=1, **routing).logits[:, -1]  # (B, V)
         while True:
             tokens = [_next_token(logits[i], row) if not row.done else stop_ids[0] for i, row in enumerate(rows)]
             for row, token in zip(rows, tokens):
@@ -188,7 +192,7 @@ def decode(model, tokenizer, jobs: list[Job], stop_ids: list[int]) -> None:
             mask = torch.cat([mask, torch.ones_like(step)], dim=1)
             positions = positions[:, -1:] + 1
             logits = model(input_ids=step, attention_mask=mask, position_ids=positions, past_key_values=cache,
-                           use_cache=True, logits_to_keep=1).logits[:, -1]
+                           use_cache=True, logits_to_keep=1, **routing).logits[:, -1]
 
 
 def _next_token(logits: torch.Tensor, row: _Row) -> int:
