@@ -5,11 +5,8 @@ The cache lives under $TUNEWISE_HOME (default ~/.cache/tunewise) and is keyed by
 from __future__ import annotations
 
 import hashlib
-import os
 import shutil
-import sys
 import tempfile
-import time
 from pathlib import Path
 
 import torch
@@ -22,15 +19,12 @@ from transformers import (
 )
 
 from tunewise.errors import ModelError
+from tunewise.home import tunewise_home
 from tunewise.models.resolve import ModelSpec, resolve_encoder, resolve_model
+from tunewise.progress import spinner
 
 _HASH_BYTES = 1 << 20  # the first MiB holds the GGUF header and metadata, so it changes when the model does
 _MARKER = "tunewise_converted.txt"  # written last, so a cache dir without it is incomplete
-
-
-def tunewise_home() -> Path:
-    """The folder for tunewise's caches: $TUNEWISE_HOME, else ~/.cache/tunewise."""
-    return Path(os.environ.get("TUNEWISE_HOME") or Path.home() / ".cache" / "tunewise").expanduser()
 
 
 def gguf_fingerprint(file: Path) -> str:
@@ -58,8 +52,12 @@ def ensure_converted(spec: ModelSpec) -> Path:
     target = cached_model_dir(spec)
     if spec.kind == "hf_dir" or is_cached(target):
         return target
-    print(f"tunewise: converting {spec.file} to safetensors in {target} (once, ~30 s)", file=sys.stderr, flush=True)
-    start = time.perf_counter()
+    with spinner(f"converting {spec.file} to safetensors in {target} (once, ~30 s)"):
+        _convert(spec, target)
+    return target
+
+
+def _convert(spec: ModelSpec, target: Path) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
     # Write beside the target and rename, so an interrupted run never leaves a half-written cache behind.
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
@@ -74,8 +72,6 @@ def ensure_converted(spec: ModelSpec) -> Path:
                 raise
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    print(f"tunewise: converted in {time.perf_counter() - start:.0f} s", file=sys.stderr, flush=True)
-    return target
 
 
 def save_dequantised(spec: ModelSpec, directory: Path) -> None:

@@ -31,7 +31,7 @@ from torch.optim.lr_scheduler import LambdaLR
 
 from tunewise.config import TrainConfig
 from tunewise.errors import TrainingError
-from tunewise.progress import clock
+from tunewise.progress import clock, closing_bar, step_progress
 from tunewise.train.batching import (
     IGNORE_INDEX,
     Encoded,
@@ -143,89 +143,93 @@ def _train(
 
     # ------------------------------------------------------------------ loop
     stopped_early = False
-    while st.step < total_steps:
-        step_started = time.perf_counter()
-        model.train()  # dropout on (validation switches it off)
-        group = [piece for _ in range(cfg.grad_accum) for piece in next(stream)]
-        # Each micro-batch's summed loss is divided by the step's answer-token count, so the gradient is the
-        # one of the mean over every answer token of the step, whatever the split into micro-batches.
-        step_answers = sum(int((b["labels"][:, 1:] != IGNORE_INDEX).sum()) for b in group)
-        step_answers = max(1, int(accelerator.reduce(torch.tensor(step_answers, device=accelerator.device), "sum")))
-        step_loss_sum = 0.0
-        for batch in group:
-            _set_attention(model, attention_for(batch, cfg.attention))
-            with autocast():
-                loss_sum, _ = loss_fn(model, batch)
-            if not torch.isfinite(loss_sum):
-                fp32 = " or use train.precision: fp32" if cfg.precision == "bf16" else ""
-                raise TrainingError(
-                    f"the training loss became {loss_sum.item()} at step {st.step + 1}; lower train.lr "
-                    f"(now {cfg.lr:g}){fp32}. {_last_good(checkpoints)}"
-                )
-            (loss_sum / step_answers).backward()
-            step_loss_sum += loss_sum.item()
-            real, computed = token_counts(batch)
-            st.real_tokens += real
-            st.padded_tokens += computed
-        st.micro_batches_done += cfg.grad_accum
-        if accelerator.num_processes > 1:
-            # The loss bypasses model.forward (and so DDP); the trainable gradients are few, so sum them by hand.
-            for p in params:
-                if p.grad is not None:
-                    p.grad = accelerator.reduce(p.grad, "sum")
-            # The whole step's loss (every process's share), so the log reads like a single process's.
-            step_loss_sum = float(accelerator.reduce(torch.tensor(step_loss_sum, device=accelerator.device), "sum"))
-        grad_norm = _clip_gradients(params, cfg.max_grad_norm)
-        lr = scheduler.get_last_lr()[0]
-        optimizer.step()
-        scheduler.step()
-        optimizer.zero_grad(set_to_none=True)
-        st.step += 1
-        st.train_s += time.perf_counter() - step_started
-        st.step_loss = step_loss_sum / step_answers
-        st.window_loss += step_loss_sum
-        st.window_answers += step_answers
-        epoch = st.micro_batches_done / batches_per_epoch
+    show = step_progress(total_steps, st.step)  # a bar on a terminal; None: plain lines every log_every steps
+    with closing_bar(show):
+        while st.step < total_steps:
+            step_started = time.perf_counter()
+            model.train()  # dropout on (validation switches it off)
+            group = [piece for _ in range(cfg.grad_accum) for piece in next(stream)]
+            # Each micro-batch's summed loss is divided by the step's answer-token count, so the gradient is the
+            # one of the mean over every answer token of the step, whatever the split into micro-batches.
+            step_answers = sum(int((b["labels"][:, 1:] != IGNORE_INDEX).sum()) for b in group)
+            step_answers = max(1, int(accelerator.reduce(torch.tensor(step_answers, device=accelerator.device), "sum")))
+            step_loss_sum = 0.0
+            for batch in group:
+                _set_attention(model, attention_for(batch, cfg.attention))
+                with autocast():
+                    loss_sum, _ = loss_fn(model, batch)
+                if not torch.isfinite(loss_sum):
+                    fp32 = " or use train.precision: fp32" if cfg.precision == "bf16" else ""
+                    raise TrainingError(
+                        f"the training loss became {loss_sum.item()} at step {st.step + 1}; lower train.lr "
+                        f"(now {cfg.lr:g}){fp32}. {_last_good(checkpoints)}"
+                    )
+                (loss_sum / step_answers).backward()
+                step_loss_sum += loss_sum.item()
+                real, computed = token_counts(batch)
+                st.real_tokens += real
+                st.padded_tokens += computed
+            st.micro_batches_done += cfg.grad_accum
+            if accelerator.num_processes > 1:
+                # The loss bypasses model.forward (and so DDP); the trainable gradients are few, so sum them by hand.
+                for p in params:
+                    if p.grad is not None:
+                        p.grad = accelerator.reduce(p.grad, "sum")
+                # The whole step's loss (every process's share), so the log reads like a single process's.
+                step_loss_sum = float(accelerator.reduce(torch.tensor(step_loss_sum, device=accelerator.device), "sum"))
+            grad_norm = _clip_gradients(params, cfg.max_grad_norm)
+            lr = scheduler.get_last_lr()[0]
+            optimizer.step()
+            scheduler.step()
+            optimizer.zero_grad(set_to_none=True)
+            st.step += 1
+            status = None
+            st.train_s += time.perf_counter() - step_started
+            st.step_loss = step_loss_sum / step_answers
+            st.window_loss += step_loss_sum
+            st.window_answers += step_answers
+            epoch = st.micro_batches_done / batches_per_epoch
 
-        if st.step % cfg.log_every == 0 or st.step == total_steps:
-            event = _event("train", st.step, epoch, lr, st.real_tokens, st.train_s, started,
-                           loss=st.window_loss / st.window_answers, grad_norm=grad_norm)
-            st.window_loss = st.window_answers = 0.0
-            _write_event(st.log, event, log_path, accelerator)
-            eta_s = (total_steps - st.step) * st.train_s / st.step
-            accelerator.print(
-                f"step {st.step}/{total_steps}  epoch {epoch:.2f}  loss {event['loss']:.4f}  lr {lr:.2e}  "
-                f"{event['tokens_per_s']:.0f} tok/s  ETA {clock(eta_s)}",
-                file=sys.stderr,
-            )
+            if st.step % cfg.log_every == 0 or st.step == total_steps:
+                event = _event("train", st.step, epoch, lr, st.real_tokens, st.train_s, started,
+                               loss=st.window_loss / st.window_answers, grad_norm=grad_norm)
+                st.window_loss = st.window_answers = 0.0
+                _write_event(st.log, event, log_path, accelerator)
+                eta_s = (total_steps - st.step) * st.train_s / st.step
+                status = f"loss {event['loss']:.4f}  {event['tokens_per_s']:.0f} tok/s"
+                if show is None:
+                    accelerator.print(f"step {st.step}/{total_steps}  epoch {epoch:.2f}  {status}  lr {lr:.2e}  "
+                                      f"ETA {clock(eta_s)}", file=sys.stderr)
+            if show is not None:
+                show(st.step, status)
 
-        if val_batches and (st.step % cfg.eval_every == 0 or st.step == total_steps):
-            val_loss = _validation_loss(model, val_batches, autocast, cfg.attention, loss_fn)
-            event = _event("eval", st.step, epoch, lr, st.real_tokens, st.train_s, started, val_loss=val_loss)
-            _write_event(st.log, event, log_path, accelerator)
-            accelerator.print(f"step {st.step}/{total_steps}  val_loss {val_loss:.4f}", file=sys.stderr)
-            if st.best_val_loss is None or val_loss < st.best_val_loss:
-                st.best_step, st.best_val_loss, st.evals_without_gain = st.step, val_loss, 0
-                if accelerator.is_main_process:
-                    save_trainable(model, best_path)
-                accelerator.wait_for_everyone()
-            else:
-                st.evals_without_gain += 1
-                if cfg.patience is not None and st.evals_without_gain >= cfg.patience:
-                    stopped_early = True
-                    accelerator.print(f"early stop at step {st.step}: no val_loss gain in {cfg.patience} evals",
-                                      file=sys.stderr)
-                    break
+            if val_batches and (st.step % cfg.eval_every == 0 or st.step == total_steps):
+                val_loss = _validation_loss(model, val_batches, autocast, cfg.attention, loss_fn)
+                event = _event("eval", st.step, epoch, lr, st.real_tokens, st.train_s, started, val_loss=val_loss)
+                _write_event(st.log, event, log_path, accelerator)
+                accelerator.print(f"step {st.step}/{total_steps}  val_loss {val_loss:.4f}", file=sys.stderr)
+                if st.best_val_loss is None or val_loss < st.best_val_loss:
+                    st.best_step, st.best_val_loss, st.evals_without_gain = st.step, val_loss, 0
+                    if accelerator.is_main_process:
+                        save_trainable(model, best_path)
+                    accelerator.wait_for_everyone()
+                else:
+                    st.evals_without_gain += 1
+                    if cfg.patience is not None and st.evals_without_gain >= cfg.patience:
+                        stopped_early = True
+                        accelerator.print(f"early stop at step {st.step}: no val_loss gain in {cfg.patience} evals",
+                                          file=sys.stderr)
+                        break
 
-        due = cfg.checkpoint_every is not None and st.step % cfg.checkpoint_every == 0 and st.step < total_steps
-        if due or stop:
-            if not all(torch.isfinite(p).all() for p in params):  # a state to resume from must be a good one
-                raise TrainingError(f"the trainable weights became NaN or infinite by step {st.step}; lower "
-                                    f"train.lr (now {cfg.lr:g}). {_last_good(checkpoints)}")
-            where = _save_state(checkpoints, model, optimizer, scheduler, st, fingerprint, accelerator)
-            if stop:
-                raise TrainingInterrupted(f"training stopped by {stop[0]} after step {st.step} of {total_steps}; "
-                                          f"its state is saved in {where}", where)
+            due = cfg.checkpoint_every is not None and st.step % cfg.checkpoint_every == 0 and st.step < total_steps
+            if due or stop:
+                if not all(torch.isfinite(p).all() for p in params):  # a state to resume from must be a good one
+                    raise TrainingError(f"the trainable weights became NaN or infinite by step {st.step}; lower "
+                                        f"train.lr (now {cfg.lr:g}). {_last_good(checkpoints)}")
+                where = _save_state(checkpoints, model, optimizer, scheduler, st, fingerprint, accelerator)
+                if stop:
+                    raise TrainingInterrupted(f"training stopped by {stop[0]} after step {st.step} of {total_steps}; "
+                                              f"its state is saved in {where}", where)
 
     # ------------------------------------------------------------------ save
     if st.best_step is not None and st.best_step != st.step:
