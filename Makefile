@@ -14,7 +14,7 @@ SHELL := /bin/bash
 BENCH_STAMP := $(VENV)/.bench-stamp
 BENCH_OUT := bench-results
 
-.PHONY: install demo test test-slow test-all bench bench-serve bench-sweep clean-runs
+.PHONY: install demo test test-slow test-all bench bench-serve bench-sweep clean-runs docs
 
 install: $(STAMP)
 
@@ -35,6 +35,14 @@ test-slow: install
 
 test-all: install
 	$(PY) -m pytest -m ''
+
+# report.html in headless Chromium (Debian's `chromium` package, installed here when missing): the recommendation,
+# drawn charts and no console errors; the screenshot is left in the test run's folder as report.png.
+.PHONY: test-browser
+test-browser: install
+	command -v chromium >/dev/null || { SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+		$$SUDO apt-get update && $$SUDO apt-get install -y --no-install-recommends chromium; }
+	$(PY) -m pytest -m slow -rA tests/slow/test_report_browser.py
 
 # The peer stack (TRL + datasets) is a bench-only extra, never a runtime dependency.
 $(BENCH_STAMP): $(STAMP)
@@ -57,6 +65,10 @@ bench-serve: install
 
 bench-sweep: $(BENCH_STAMP)
 	$(PY) bench/train_speed.py --sweep
+
+# docs/config.md is generated from the config models' field docs (a test checks it is current).
+docs: install
+	$(PY) -m tunewise.config_doc > docs/config.md
 
 clean-runs:
 	rm -rf runs

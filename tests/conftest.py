@@ -5,17 +5,26 @@ user's cache (~/.cache/tunewise, or $TUNEWISE_HOME) so it happens once per machi
 """
 from __future__ import annotations
 
+import atexit
 import importlib.util
 import json
 import os
 import random
+import shutil
 import sys
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from types import ModuleType
 
 os.environ["HF_HUB_OFFLINE"] = "1"  # before transformers is imported anywhere
+# Runs record into a scratch registry, never the user's. Set here, at import, because module-scoped fixtures run
+# before function-scoped ones and test modules copy os.environ into subprocess ENV dicts when imported; the
+# autouse `private_run_registry` then gives each test a file of its own.
+_SCRATCH_REGISTRY = tempfile.mkdtemp(prefix="tunewise-test-registry-")
+atexit.register(shutil.rmtree, _SCRATCH_REGISTRY, ignore_errors=True)
+os.environ["TUNEWISE_REGISTRY"] = os.path.join(_SCRATCH_REGISTRY, "registry.sqlite")
 
 import pytest
 import torch
@@ -77,6 +86,22 @@ def build_tiny_llama(vocab_size: int, seed: int = 0) -> LlamaForCausalLM:
         pad_token_id=2,
     )
     return LlamaForCausalLM(config).eval()
+
+
+@pytest.fixture(autouse=True)
+def private_run_registry(tmp_path_factory, monkeypatch) -> Path:
+    """Every test records its runs in a registry file of its own (subprocesses inherit it), never the user's; kept
+    out of tmp_path so tests that list their folder see only their own files."""
+    path = tmp_path_factory.mktemp("registry") / "registry.sqlite"
+    monkeypatch.setenv("TUNEWISE_REGISTRY", str(path))
+    return path
+
+
+def save_tiny_model(path: Path, tokenizer: PreTrainedTokenizerFast, seed: int = 0) -> Path:
+    """The tiny llama and `tokenizer` saved at `path` as a local Hugging Face folder (safetensors), as a user's model."""
+    build_tiny_llama(len(tokenizer), seed).save_pretrained(path)
+    tokenizer.save_pretrained(path)
+    return path
 
 
 @pytest.fixture(scope="session")

@@ -7,7 +7,7 @@ import json
 
 import pytest
 import torch
-from conftest import write_tiny_run_config
+from conftest import save_tiny_model, write_tiny_run_config
 from peft import PeftModel
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -19,12 +19,8 @@ from tunewise.export import ExportError, export
 
 @pytest.fixture(scope="module")
 def finished(tmp_path_factory, tiny_tokenizer):
-    from conftest import build_tiny_llama
-
     folder = tmp_path_factory.mktemp("export")
-    model_dir = folder / "tiny-model"
-    build_tiny_llama(len(tiny_tokenizer)).save_pretrained(model_dir)
-    tiny_tokenizer.save_pretrained(model_dir)
+    model_dir = save_tiny_model(folder / "tiny-model", tiny_tokenizer)
     path = write_tiny_run_config(folder, model_dir, "{lr: 5.0e-3, max_steps: 12, batch_size: 8, precision: fp32}")
     config = load_config(path).model_copy(update={"methods": ["lora", "prompt_tuning"]})
     return api.run(config, log=lambda m: None), model_dir

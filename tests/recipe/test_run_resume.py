@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import write_tiny_run_config
+from conftest import save_tiny_model, write_tiny_run_config
 from safetensors.torch import load_file
 
 from tunewise.train.checkpoint import state_dirs
@@ -70,12 +70,7 @@ def uninterrupted(tmp_path_factory, tiny_model_dir_module):
 
 @pytest.fixture(scope="module")
 def tiny_model_dir_module(tmp_path_factory, tiny_tokenizer):
-    from conftest import build_tiny_llama
-
-    path = tmp_path_factory.mktemp("model") / "tiny-model"
-    build_tiny_llama(len(tiny_tokenizer)).save_pretrained(path)
-    tiny_tokenizer.save_pretrained(path)
-    return path
+    return save_tiny_model(tmp_path_factory.mktemp("model") / "tiny-model", tiny_tokenizer)
 
 
 def assert_same_run(run_dir: Path, reference: Path) -> None:

@@ -8,24 +8,9 @@ from tunewise.evaluate.forgetting import forgetting_markdown
 from tunewise.report.agreement import agreement_markdown
 from tunewise.report.errors import error_analysis_markdown
 from tunewise.report.svg import line_chart
+from tunewise.report.units import count_text, size_text
 
 COLUMNS = ["rung", "metric (95% CI)", "train s", "predict s", "peak RSS", "trainable", "disk", "full/disk", "tok/s"]
-
-
-def _size(n: float) -> str:
-    for unit in ("B", "KB", "MB", "GB"):
-        if abs(n) < 1000 or unit == "GB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1000
-    return str(n)
-
-
-def _count(n: int) -> str:
-    if n >= 1e6:
-        return f"{n / 1e6:.2f}M"
-    if n >= 1e3:
-        return f"{n / 1e3:.1f}K"
-    return str(n)
 
 
 def rung_rows(report: dict) -> list[list[str]]:
@@ -42,12 +27,12 @@ def rung_rows(report: dict) -> list[list[str]]:
         rows.append([
             rung["name"] + (" *" if rung["name"] == report["recommendation"]["rung"] else "")
             + (" †" if rung["name"] == best_prompt else ""),
-            _interval(m),
+            interval_text(m),
             f"{c['fit_wall_s']:.1f}",
             f"{c['predict_wall_s']:.1f}",
-            _size(c["peak_rss_bytes"]),
-            _count(c["trainable_params"]),
-            _size(c["disk_bytes"]),
+            size_text(c["peak_rss_bytes"]),
+            count_text(c["trainable_params"]),
+            size_text(c["disk_bytes"]),
             f"{c['storage_ratio']:g}x" if "storage_ratio" in c else "-",
             f"{c['train_tokens_per_s']:.0f}" if "train_tokens_per_s" in c else "-",
         ])
@@ -65,8 +50,8 @@ def terminal_table(report: dict) -> str:
     if section:
         compared = _multitask_columns(section)
         lines += ["", f"Multi-task (single-task LoRA -> {' | '.join(words for _, words in compared)}, per task):"]
-        lines += [f"  {row['task']}: {row['metric']} {_interval(row['single_task'])} -> "
-                  + " | ".join(_interval(row[key]) for key, _ in compared) for row in section["rows"]]
+        lines += [f"  {row['task']}: {row['metric']} {interval_text(row['single_task'])} -> "
+                  + " | ".join(interval_text(row[key]) for key, _ in compared) for row in section["rows"]]
     rec = report["recommendation"]
     lines += ["", f"Recommendation: {rec['rung']}  (* in the table; † best prompting rung)", rec["reason"]]
     return "\n".join(lines)
@@ -95,21 +80,11 @@ def markdown(report: dict) -> str:
         "|" + "---|" * len(header),
         *["| " + " | ".join(r) + " |" for r in rung_rows(report)],
         "",
-        "## All metrics",
-        "",
     ]
-    scored = [r for r in report["rungs"] if not r.get("skipped")]
-    metric_names = list(scored[0]["metrics"]) if scored else []
-    out += ["| rung | " + " | ".join(metric_names) + " |", "|---|" + "---|" * len(metric_names)]
-    for rung in scored:
-        cells = [_interval(rung["metrics"][n]) for n in metric_names]
-        out.append(f"| {rung['name']} | " + " | ".join(cells) + " |")
+    out += all_metrics_markdown(report)
     out += prompting_markdown(report)
     out += retrieval_markdown(report)
-    out += ["", "## Rungs in words", ""]
-    for r in report["rungs"]:
-        out.append(f"- `{r['name']}` ({r['kind']}): {r['description']}")
-        out += [f"  - {note}" for note in r.get("notes") or []]
+    out += rungs_in_words_markdown(report)
     for rung in report["rungs"]:
         t = rung.get("training")
         if t and "curve" in t:  # trained in the loop (feature-based rungs fit a solver instead)
@@ -117,10 +92,7 @@ def markdown(report: dict) -> str:
                 "",
                 f"## Training: {rung['name']}",
                 "",
-                (f"{t['steps']} optimizer steps ({t['epochs_done']:.2f} epochs), best validation loss "
-                f"{t['best_val_loss']:.4f} at step {t['best_step']}, early stop: {t['stopped_early']}; "
-                f"{t['real_tokens']:,} real tokens at {t['tokens_per_s']:.0f} tokens/s "
-                f"({t['wall_s']:.0f} s)."),
+                training_words(t),
                 "",
                 "| step | train loss | val loss |",
                 "|---|---|---|",
@@ -138,6 +110,33 @@ def markdown(report: dict) -> str:
             "## Reproduce", "", f"`tunewise run {report['run_dir']}/config.yaml` (seed {report['config']['seed']}).",
             ""]
     return "\n".join(out)
+
+
+def all_metrics_markdown(report: dict) -> list[str]:
+    """Every metric of every scored rung, with its interval."""
+    scored = [r for r in report["rungs"] if not r.get("skipped")]
+    metric_names = list(scored[0]["metrics"]) if scored else []
+    out = ["## All metrics", "", "| rung | " + " | ".join(metric_names) + " |", "|---|" + "---|" * len(metric_names)]
+    for rung in scored:
+        cells = [interval_text(rung["metrics"][n]) for n in metric_names]
+        out.append(f"| {rung['name']} | " + " | ".join(cells) + " |")
+    return out
+
+
+def rungs_in_words_markdown(report: dict) -> list[str]:
+    """Each rung's kind and description, with its notes."""
+    out = ["", "## Rungs in words", ""]
+    for r in report["rungs"]:
+        out.append(f"- `{r['name']}` ({r['kind']}): {r['description']}")
+        out += [f"  - {note}" for note in r.get("notes") or []]
+    return out
+
+
+def training_words(t: dict) -> str:
+    """One sentence on a trained rung's run: steps, best validation loss, early stop, tokens and speed."""
+    return (f"{t['steps']} optimizer steps ({t['epochs_done']:.2f} epochs), best validation loss "
+            f"{t['best_val_loss']:.4f} at step {t['best_step']}, early stop: {t['stopped_early']}; "
+            f"{t['real_tokens']:,} real tokens at {t['tokens_per_s']:.0f} tokens/s ({t['wall_s']:.0f} s).")
 
 
 def k_sweep(report: dict) -> dict[str, list[tuple[int, float, float, float]]]:
@@ -187,7 +186,7 @@ def prompting_markdown(report: dict) -> list[str]:
     if "prompting" in best:
         p = best["prompting"]
         out += ["", "## Prompting", "",
-                f"Best prompting rung: **`{p['name']}`**, {metric} {_interval(p['metrics'][metric])}."]
+                f"Best prompting rung: **`{p['name']}`**, {metric} {interval_text(p['metrics'][metric])}."]
         for kind, words in (("retrieval", "retrieval-augmented"), ("fine-tuning", "fine-tuned")):
             if kind in best:
                 out.append(_versus(best[kind], p, metric, words))
@@ -198,7 +197,7 @@ def prompting_markdown(report: dict) -> list[str]:
                 "![k-sweep](k_sweep.svg)", "",
                 "| k | " + " | ".join(curves) + " |", "|---|" + "---|" * len(curves)]
         for k in ks:
-            cells = [next((_interval({"value": v, "ci_low": lo, "ci_high": hi}) for kk, v, lo, hi in points
+            cells = [next((interval_text({"value": v, "ci_low": lo, "ci_high": hi}) for kk, v, lo, hi in points
                            if kk == k), "-") for points in curves.values()]
             out.append(f"| {k} | " + " | ".join(cells) + " |")
     return out
@@ -215,7 +214,7 @@ def retrieval_markdown(report: dict) -> list[str]:
            f"({rows[0]['retrieval']['with_gold']} questions carry gold source ids)."), "",
            "| rung | retriever | " + " | ".join(ks) + " |", "|---|---|" + "---|" * len(ks)]
     for rung in rows:
-        cells = [_interval(rung["retrieval"][k]) for k in ks]
+        cells = [interval_text(rung["retrieval"][k]) for k in ks]
         out.append(f"| {rung['name']} | {rung['retrieval']['retriever']} | " + " | ".join(cells) + " |")
     return out
 
@@ -274,7 +273,7 @@ def _versus(rung: dict, prompt: dict, metric: str, words: str) -> str:
     m, p = rung["metrics"][metric], prompt["metrics"][metric]
     overlap = m["ci_low"] <= p["ci_high"] and p["ci_low"] <= m["ci_high"]
     verdict = "the intervals overlap" if overlap else "the intervals do not overlap"
-    return (f"Best {words} rung: `{rung['name']}`, {_interval(m)}: {(m['value'] - p['value']) * 100:+.1f} points "
+    return (f"Best {words} rung: `{rung['name']}`, {interval_text(m)}: {(m['value'] - p['value']) * 100:+.1f} points "
             f"over the best prompt ({verdict}).")
 
 
@@ -309,15 +308,15 @@ def multitask_markdown(report: dict) -> list[str]:
         header += [f"{name} (95% CI)", "difference"]
     out = ["", "## Multi-task", "", " ".join(words), "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for row in section["rows"]:
-        cells = [row["task"], row["metric"], _interval(row["single_task"])]
+        cells = [row["task"], row["metric"], interval_text(row["single_task"])]
         for key, _ in columns:
             diff = row["difference" if key == "multitask" else f"{key}_difference"]
-            cells += [_interval(row[key]), "-" if diff is None else f"{diff * 100:+.1f} points"]
+            cells += [interval_text(row[key]), "-" if diff is None else f"{diff * 100:+.1f} points"]
         out.append("| " + " | ".join(cells) + " |")
     return out
 
 
-def _interval(m: dict | None) -> str:
+def interval_text(m: dict | None) -> str:
     return "-" if m is None else f"{m['value']:.3f} [{m['ci_low']:.3f}, {m['ci_high']:.3f}]"
 
 
