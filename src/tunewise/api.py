@@ -63,8 +63,10 @@ from tunewise.prompting.templates import zero_shot_messages
 from tunewise.prompting.user_template import check_template
 from tunewise.recommend import recommend
 from tunewise.records import Example
+from tunewise.registry import RunRecorder
 from tunewise.report.agreement import agreement
 from tunewise.report.errors import error_analysis
+from tunewise.report.html import html_report
 from tunewise.report.render import k_sweep_svg, markdown, terminal_table
 from tunewise.rung import eval_dtype
 from tunewise.train.loop import TrainingInterrupted
@@ -138,8 +140,24 @@ def run(config: Config, log=print, resume: Path | None = None) -> LadderResult:
     """Run the whole ladder: check data, split, run every rung on the same test set, write the report.
 
     With `resume` (a run folder whose config is `config`, see `resume_config`), rungs that finished there are
-    kept as they are, and a rung that was training continues from its newest saved state.
+    kept as they are, and a rung that was training continues from its newest saved state. The run registry
+    (tunewise.registry) records the run as running once its folder exists, then finished, failed or interrupted.
     """
+    recorder = RunRecorder(log)
+    try:
+        result = _run_ladder(config, log, resume, recorder)
+    except (TrainingInterrupted, KeyboardInterrupt) as err:
+        recorder.ended("interrupted", error=err)
+        raise
+    except BaseException as err:
+        recorder.ended("failed", error=err)
+        raise
+    recorder.ended("finished", result.report)
+    return result
+
+
+def _run_ladder(config: Config, log, resume: Path | None, recorder: RunRecorder) -> LadderResult:
+    """`run` itself; `recorder` is told the run folder once it exists."""
     setup_processes(config)
     if not is_main():
         log = lambda message: None
@@ -161,6 +179,7 @@ def run(config: Config, log=print, resume: Path | None = None) -> LadderResult:
         run_dir = Path(resume)
         _check_same_data(run_dir, data_summary)
     log(f"[tunewise] run folder: {run_dir}" + (" (resumed)" if resume else ""))
+    recorder.started(run_dir)
     log(f"[tunewise] {len(split.train)} train / {len(split.val)} val / {len(test)} test examples; task {task.type}")
 
     def finished(rung, rung_dir: Path, train, val, rung_test, rung_task):
@@ -241,6 +260,7 @@ def run(config: Config, log=print, resume: Path | None = None) -> LadderResult:
     if chart:
         write_text(run_dir / "k_sweep.svg", chart)
     write_text(run_dir / "report.md", markdown(report))
+    write_text(run_dir / "report.html", html_report(report, run_dir))
     return LadderResult(run_dir, report)
 
 

@@ -22,6 +22,7 @@ WRITE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS, errno.EACC
 
 EPILOG = """\
 examples:
+  tunewise init my_data.jsonl                               # a commented tunewise.yaml for your data, sized to this machine
   tunewise data check examples/support_tickets/tunewise.yaml
   tunewise run examples/support_tickets/tunewise.yaml --set train.epochs=1
   tunewise run --resume runs/<id>                           # continue a stopped run where it stopped
@@ -34,6 +35,9 @@ examples:
   tunewise run examples/support_tickets/thorough.yaml     # every fine-tuning method
   tunewise methods
   tunewise models
+  tunewise runs ls                                          # every recorded run, newest first
+  tunewise runs compare <id> <id>                           # their rungs side by side
+  tunewise runs rm <id>                                     # delete a run's folder and row (asks first)
 """
 
 
@@ -85,6 +89,8 @@ def _parser() -> argparse.ArgumentParser:
 
     report = sub.add_parser("report", help="print the table and recommendation of a finished run")
     report.add_argument("run_dir", type=Path, help="runs/<id>")
+    report.add_argument("--html", action="store_true", help="(re)write runs/<id>/report.html from report.json and "
+                        "print its path (runs made before report.html existed get one)")
 
     ev = sub.add_parser(
         "eval", help="score a model, adapter or run on a multiple-choice benchmark or held-out text; re-score a run",
@@ -149,9 +155,52 @@ def _parser() -> argparse.ArgumentParser:
     srv.add_argument("--precision", choices=["bf16", "fp32"], default=defaults.precision,
                      help=f"weights' dtype while serving (default {defaults.precision}, as the ladder predicts)")
 
+    init = sub.add_parser(
+        "init", help="look at a data file and write a commented tunewise.yaml sized to this machine",
+        description="Checks DATA as `tunewise data check` does (nothing is written while it has errors), detects its "
+        "format and task type, counts examples and labels, proposes a split and a plan (prompting baselines; "
+        "fine-tuning when there are enough training examples), times the plan with the dry run's probes and cuts "
+        "training steps (then test examples) to fit --budget, and writes the config with comments saying why.",
+    )
+    init.add_argument("data", type=Path, help="a JSONL or CSV file (chat, alpaca, prompt_completion or text/label)")
+    init.add_argument("--out", type=Path, default=Path("tunewise.yaml"), help="the config to write (default "
+                      "tunewise.yaml; never overwritten)")
+    init.add_argument("--model", default="smollm2", help="model.name (default smollm2)")
+    init.add_argument("--format", default="auto", choices=["auto", "chat", "alpaca", "prompt_completion",
+                                                           "classification"], help="data.format (default auto)")
+    init.add_argument("--budget", type=float, default=60.0, metavar="MINUTES",
+                      help="time the whole plan may take on this machine (default 60)")
+    init.add_argument("--no-estimate", action="store_true", help="skip timing the plan (no model is loaded)")
+
     sub.add_parser("models", help="list the bundled models and whether they resolve on this machine")
     sub.add_parser("methods", help="list the prompting rungs (`rungs:`) and fine-tuning methods (`methods:`) of a config")
+    _add_runs(sub)
     return p
+
+
+def _add_runs(sub) -> None:
+    """`tunewise runs ...`: the run registry."""
+    from tunewise.registry import STATUSES
+
+    runs = sub.add_parser(
+        "runs", help="list, show, compare and remove recorded runs (the run registry)",
+        description="Every `tunewise run` is recorded in a SQLite registry: $TUNEWISE_REGISTRY, else "
+        "registry.sqlite under $TUNEWISE_HOME (default ~/.cache/tunewise). ID: a run id, a unique prefix of one, "
+        "or the run folder.",
+    )
+    runs_sub = runs.add_subparsers(dest="runs_command", required=True, metavar="SUBCOMMAND")
+    ls = runs_sub.add_parser("ls", help="recorded runs, newest first: status, task, recommended rung, folder")
+    ls.add_argument("--status", choices=STATUSES, help="only runs with this status")
+    ls.add_argument("--limit", type=int, default=20, help="show the newest N (default 20; 0: all)")
+    show = runs_sub.add_parser("show", help="everything recorded about a run: hashes, status, rungs with costs")
+    show.add_argument("id", metavar="ID", help="run id, unique prefix or folder")
+    compare = runs_sub.add_parser("compare", help="a table of rungs across runs: metric [CI], train s, disk")
+    compare.add_argument("ids", nargs="+", metavar="ID", help="two or more runs")
+    rm = runs_sub.add_parser("rm", help="delete a run's folder and its row (shows what and asks first)")
+    rm.add_argument("id", metavar="ID", help="run id, unique prefix or folder")
+    rm.add_argument("--yes", action="store_true", help="do not ask (needed when stdin is not a terminal)")
+    add = runs_sub.add_parser("add", help="register finished runs made before the registry, from their report.json")
+    add.add_argument("run_dirs", nargs="+", type=Path, metavar="RUN_DIR", help="runs/<id>")
 
 
 def _add_set(p: argparse.ArgumentParser) -> None:
@@ -181,6 +230,7 @@ def _cmd_run(args) -> int:
         return 0  # the main process prints the table
     print(api.terminal_table(result.report))
     print(f"\nreport: {result.run_dir / 'report.md'}")
+    print(f"report: {result.run_dir / 'report.html'}")
     print(f"report: {result.run_dir / 'report.json'}")
     return 0
 
@@ -235,6 +285,10 @@ def _cmd_report(args) -> int:
     from tunewise import api
 
     print(api.terminal_table(api.load_report(args.run_dir)))
+    if args.html:
+        from tunewise.report.html import write_html_report
+
+        print(f"\nreport: {write_html_report(args.run_dir)}")
     return 0
 
 
@@ -270,6 +324,18 @@ def _cmd_serve(args) -> int:
     return 0
 
 
+def _cmd_init(args) -> int:
+    from tunewise.init_config import InitError, propose, write_config
+
+    if args.out.exists():  # before any work: nothing the user has is overwritten
+        raise InitError(f"{args.out}: already exists; tunewise init never overwrites: give another --out")
+    plan = propose(args.data, args.model, args.format, args.budget, estimate=not args.no_estimate)
+    out = write_config(plan, args.out)
+    print(out.read_text(encoding="utf-8"))
+    print(f"wrote {out}; next: tunewise data check {out} && tunewise run {out}")
+    return 0
+
+
 def _cmd_models(args) -> int:
     from tunewise.models.resolve import list_models
 
@@ -301,6 +367,81 @@ def _cmd_methods(args) -> int:
     return 0
 
 
+def _cmd_runs(args) -> int:
+    handlers = {"ls": _cmd_runs_ls, "show": _cmd_runs_show, "compare": _cmd_runs_compare, "rm": _cmd_runs_rm,
+                "add": _cmd_runs_add}
+    return handlers[args.runs_command](args)
+
+
+def _cmd_runs_ls(args) -> int:
+    from tunewise import registry
+
+    if args.limit < 0:
+        raise TunewiseError(f"runs ls: --limit {args.limit}: expected 0 (all runs) or a positive number")
+    records = registry.list_runs(args.status)
+    print(registry.runs_table(records, registry.registry_path(), args.limit, args.status))
+    return 0
+
+
+def _cmd_runs_show(args) -> int:
+    from tunewise import registry
+
+    print(registry.run_details(registry.find_run(args.id)))
+    return 0
+
+
+def _cmd_runs_compare(args) -> int:
+    from tunewise import registry
+
+    if len(args.ids) < 2:
+        raise TunewiseError(f"runs compare: give two or more runs (tunewise runs show {args.ids[0]} shows one)")
+    print(registry.comparison_table([registry.find_run(ref) for ref in args.ids]))
+    return 0
+
+
+def _cmd_runs_rm(args) -> int:
+    from tunewise import registry
+
+    record = registry.find_run(args.id)
+    print(f"remove run {record.id} ({record.status}) from the registry {registry.registry_path()}")
+    deletes = record.folder.is_dir() and registry.looks_like_run_folder(record.folder)
+    if deletes:
+        size = registry.folder_bytes(record.folder)
+        print(f"and delete its folder {record.folder} ({size / 1e6:.1f} MB)")
+    elif record.folder.is_dir():
+        print(f"and keep {record.folder}: it does not look like a run folder (no config.yaml with data.json or "
+              "report.json), so it is not deleted")
+    else:
+        print(f"(its folder {record.folder} is already gone)")
+    if record.status == "running" and deletes:
+        print("its status is running: if the run is still going, it will fail")
+    if not args.yes:
+        if not sys.stdin.isatty():
+            raise TunewiseError("runs rm: stdin is not a terminal, so nobody can answer; nothing was deleted. "
+                                "Pass --yes to delete without asking")
+        if input("delete? [y/N] ").strip().lower() not in ("y", "yes"):
+            print("nothing deleted")
+            return 1
+    deleted = registry.remove_run(record)
+    print(f"removed {record.id}" + (f" and deleted {record.folder}" if deleted else ""))
+    return 0
+
+
+def _cmd_runs_add(args) -> int:
+    from tunewise import registry
+
+    skipped = 0
+    for run_dir in args.run_dirs:
+        try:
+            record = registry.add_run(run_dir)
+        except registry.RegistryError as err:
+            print(f"tunewise: skipped {run_dir}: {err}", file=sys.stderr)
+            skipped += 1
+            continue
+        print(f"added {record.id} ({record.status}, recommended {record.recommended_rung}) from {record.folder}")
+    return 1 if skipped else 0
+
+
 def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never reach for a model hub
     args = _parser().parse_args(argv)
@@ -314,6 +455,8 @@ def main(argv: list[str] | None = None) -> int:
         "methods": _cmd_methods,
         "data": _cmd_data_check,
         "config": _cmd_config_show,
+        "runs": _cmd_runs,
+        "init": _cmd_init,
     }
     try:
         return handlers[args.command](args)
