@@ -5,6 +5,7 @@ written once, here. Validation collects all problems and reports them together w
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
@@ -615,22 +616,53 @@ def config_to_yaml(config: Config) -> str:
     return yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False)
 
 
-def describe_fields(model: type[BaseModel] = Config, prefix: str = "") -> list[tuple[str, str, str]]:
-    """(dotted name, default, description) for every field, for `config show --doc` and docs."""
+@dataclass(frozen=True)
+class FieldDoc:
+    """One config field as documented: dotted name, type in words, default (repr; empty when required), description."""
+
+    name: str
+    kind: str
+    default: str
+    description: str
+
+
+def field_docs(model: type[BaseModel] = Config, prefix: str = "") -> list[FieldDoc]:
+    """Every field of `model` and its sections, depth first, for `config show --doc` and docs/config.md."""
     rows = []
     for name, info in model.model_fields.items():
         annotation = info.annotation
         if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-            rows.extend(describe_fields(annotation, f"{prefix}{name}."))
+            rows.extend(field_docs(annotation, f"{prefix}{name}."))
             continue
         item = _list_item_model(annotation)
         if item is not None:  # a list of sections: its own line, then each item's fields as name[].field
-            rows.append((prefix + name, repr(info.get_default(call_default_factory=True)), info.description or ""))
-            rows.extend(describe_fields(item, f"{prefix}{name}[]."))
+            rows.append(FieldDoc(prefix + name, f"list of {item.__name__}",
+                                 repr(info.get_default(call_default_factory=True)), info.description or ""))
+            rows.extend(field_docs(item, f"{prefix}{name}[]."))
             continue
         default = "" if info.is_required() else repr(info.get_default(call_default_factory=True))
-        rows.append((prefix + name, default, info.description or ""))
+        rows.append(FieldDoc(prefix + name, type_words(annotation), default, info.description or ""))
     return rows
+
+
+def describe_fields(model: type[BaseModel] = Config, prefix: str = "") -> list[tuple[str, str, str]]:
+    """(dotted name, default, description) for every field, for `config show --doc`."""
+    return [(f.name, f.default, f.description) for f in field_docs(model, prefix)]
+
+
+def type_words(annotation) -> str:
+    """A field's type as a reader wants it: `a | b` for choices, `X or null` for optional ones."""
+    origin, args = getattr(annotation, "__origin__", None), getattr(annotation, "__args__", ())
+    if origin is Literal:
+        return " | ".join(repr(a) if isinstance(a, str) else str(a) for a in args)
+    if args and type(None) in args and origin is not list and origin is not dict:  # X | None
+        rest = [a for a in args if a is not type(None)]
+        return " or ".join(type_words(a) for a in rest) + " or null"
+    if origin in (list, dict):
+        return f"{origin.__name__} of {', '.join(type_words(a) for a in args)}"
+    if args:  # another union
+        return " or ".join(type_words(a) for a in args)
+    return getattr(annotation, "__name__", str(annotation))
 
 
 def _list_item_model(annotation) -> type[BaseModel] | None:
