@@ -69,6 +69,7 @@ from tunewise.report.errors import error_analysis
 from tunewise.report.html import html_report
 from tunewise.report.render import k_sweep_svg, markdown, terminal_table
 from tunewise.rung import eval_dtype
+from tunewise.tracking import Tracking
 from tunewise.train.loop import TrainingInterrupted
 
 
@@ -136,28 +137,34 @@ def environment() -> dict:
     }
 
 
-def run(config: Config, log=print, resume: Path | None = None) -> LadderResult:
+def run(config: Config, log=print, resume: Path | None = None, trackers: list[str] | None = None) -> LadderResult:
     """Run the whole ladder: check data, split, run every rung on the same test set, write the report.
 
     With `resume` (a run folder whose config is `config`, see `resume_config`), rungs that finished there are
     kept as they are, and a rung that was training continues from its newest saved state. The run registry
     (tunewise.registry) records the run as running once its folder exists, then finished, failed or interrupted.
+    `trackers` (`--log`: tensorboard, mlflow) mirror the run into those tools as each rung ends (tunewise.tracking);
+    one whose package is not installed is refused here, before any compute.
     """
+    tracking = Tracking.asked_for(trackers, log)
     recorder = RunRecorder(log)
     try:
-        result = _run_ladder(config, log, resume, recorder)
+        result = _run_ladder(config, log, resume, recorder, tracking)
     except (TrainingInterrupted, KeyboardInterrupt) as err:
         recorder.ended("interrupted", error=err)
+        tracking.ended("interrupted")
         raise
     except BaseException as err:
         recorder.ended("failed", error=err)
+        tracking.ended("failed")
         raise
     recorder.ended("finished", result.report)
+    tracking.ended("finished")
     return result
 
 
-def _run_ladder(config: Config, log, resume: Path | None, recorder: RunRecorder) -> LadderResult:
-    """`run` itself; `recorder` is told the run folder once it exists."""
+def _run_ladder(config: Config, log, resume: Path | None, recorder: RunRecorder, tracking: Tracking) -> LadderResult:
+    """`run` itself; `recorder` and `tracking` are told the run folder once it exists."""
     setup_processes(config)
     if not is_main():
         log = lambda message: None
@@ -180,6 +187,7 @@ def _run_ladder(config: Config, log, resume: Path | None, recorder: RunRecorder)
         _check_same_data(run_dir, data_summary)
     log(f"[tunewise] run folder: {run_dir}" + (" (resumed)" if resume else ""))
     recorder.started(run_dir)
+    tracking.started(config, run_dir, data_summary, resumed=resume is not None)
     log(f"[tunewise] {len(split.train)} train / {len(split.val)} val / {len(test)} test examples; task {task.type}")
 
     def finished(rung, rung_dir: Path, train, val, rung_test, rung_task):
@@ -187,6 +195,7 @@ def _run_ladder(config: Config, log, resume: Path | None, recorder: RunRecorder)
         kept = load_result(rung_dir, benchmark) if resume else None
         if kept is not None:
             log(f"[tunewise] {rung.name}: finished before the run stopped; kept")
+            tracking.rung(summarise(kept), rung_dir)  # a resumed run is a new tracker run: it gets every rung
             return kept
         seed_everything(config.seed)
         if hasattr(rung, "resume"):
@@ -197,6 +206,7 @@ def _run_ladder(config: Config, log, resume: Path | None, recorder: RunRecorder)
         except TrainingInterrupted as err:
             raise TrainingInterrupted(f"{err}. Resume with: tunewise run --resume {run_dir}", err.checkpoint) from None
         save_result(result, rung_dir)
+        tracking.rung(summarise(result), rung_dir)
         gc.collect()
         if not result.skipped:
             m = result.metrics[rung_task.metric]
@@ -261,6 +271,7 @@ def _run_ladder(config: Config, log, resume: Path | None, recorder: RunRecorder)
         write_text(run_dir / "k_sweep.svg", chart)
     write_text(run_dir / "report.md", markdown(report))
     write_text(run_dir / "report.html", html_report(report, run_dir))
+    tracking.report(run_dir, report)
     return LadderResult(run_dir, report)
 
 

@@ -26,6 +26,8 @@ examples:
   tunewise data check examples/support_tickets/tunewise.yaml
   tunewise run examples/support_tickets/tunewise.yaml --set train.epochs=1
   tunewise run --resume runs/<id>                           # continue a stopped run where it stopped
+  tunewise tune tunewise.yaml --trials 20                   # search lr, rank, ... on validation loss -> best.yaml
+  tunewise tune tunewise.yaml --trials 10 --storage sqlite:///tune.db --study lr-search   # continue a study
   tunewise report runs/<id>
   tunewise export runs/<id> --format merged --out my-model   # the recommended rung, merged into the base
   tunewise serve runs/<id> --port 8000                      # OpenAI-compatible API over the run's adapters
@@ -68,7 +70,12 @@ def _parser() -> argparse.ArgumentParser:
         "--dry-run", action="store_true",
         help="check the data and estimate each rung's wall time from a few timed steps; writes no run folder",
     )
+    run.add_argument("--log", dest="trackers", action="append", default=[], metavar="TRACKER",
+                     help="also log params, each rung's curves and metrics, and the report to tensorboard "
+                     "(runs/<id>/tensorboard/) or mlflow (<output_dir>/mlflow.db unless MLFLOW_TRACKING_URI is set); "
+                     "repeatable or a comma list; needs pip install 'tunewise[tracking]'")
     _add_set(run)
+    _add_tune(sub)
 
     data = sub.add_parser("data", help="data commands")
     data_sub = data.add_subparsers(dest="data_command", required=True, metavar="SUBCOMMAND")
@@ -203,6 +210,27 @@ def _add_runs(sub) -> None:
     add.add_argument("run_dirs", nargs="+", type=Path, metavar="RUN_DIR", help="runs/<id>")
 
 
+def _add_tune(sub) -> None:
+    """`tunewise tune`: the hyperparameter search (tunewise.tune, docs/tune.md)."""
+    tune = sub.add_parser(
+        "tune", help="search one method's hyperparameters (Optuna) on validation loss and write the best config",
+        description="Each trial trains tune.method (LoRA by default) as the ladder does, with values drawn from "
+        "tune.space by TPE, and reports its validation loss at every evaluation; median pruning stops trials "
+        "behind the others. The test split is never used. The study is stored in SQLite (default: "
+        "<output_dir>/tune-<study>/study.db): rerun the same command to continue it. Its trials are recorded in "
+        "the run registry, and the best values are written as <output_dir>/tune-<study>/best.yaml (never "
+        "overwritten), a config `tunewise run` takes.",
+    )
+    tune.add_argument("config", type=Path, help="tunewise.yaml (its tune: section says what is searched)")
+    tune.add_argument("--trials", type=int, default=20, help="trials to run in this call (default 20); a "
+                      "continued study counts on from its earlier trials")
+    tune.add_argument("--storage", metavar="URL", help="Optuna storage, e.g. sqlite:///tune.db (default: study.db "
+                      "in the study folder); the same URL and study name continue a study")
+    tune.add_argument("--study", metavar="NAME", help="study name (default: <method>-<config hash>, so the same "
+                      "config continues the same study)")
+    _add_set(tune)
+
+
 def _add_set(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
@@ -218,20 +246,35 @@ def _cmd_run(args) -> int:
     if args.resume is not None:
         allow = [f.strip() for f in args.allow_changes.split(",") if f.strip()]
         config = api.resume_config(args.resume, args.config, args.overrides, allow)
-        result = api.run(config, log=log, resume=args.resume)
+        result = api.run(config, log=log, resume=args.resume, trackers=args.trackers)
     else:
         if args.config is None:
             raise TunewiseError("tunewise run needs a config (tunewise.yaml), or --resume runs/<id>")
         config = load_config(args.config, args.overrides)
         if args.dry_run:
             return _print_estimates(api.estimate(config, log=log))
-        result = api.run(config, log=log)
+        result = api.run(config, log=log, trackers=args.trackers)
     if not is_main():
         return 0  # the main process prints the table
     print(api.terminal_table(result.report))
     print(f"\nreport: {result.run_dir / 'report.md'}")
     print(f"report: {result.run_dir / 'report.html'}")
     print(f"report: {result.run_dir / 'report.json'}")
+    return 0
+
+
+def _cmd_tune(args) -> int:
+    from tunewise.config import load_config
+    from tunewise.tune import tune
+
+    log = lambda m: print(m, file=sys.stderr, flush=True)
+    result = tune(load_config(args.config, args.overrides), args.trials, args.storage, args.study, log=log)
+    counts = ", ".join(f"{n} {state}" for state, n in result.counts.items())
+    values = ", ".join(f"{name}={value:g}" for name, value in result.best_params.items())
+    print(f"study {result.study_name}: {counts} ({result.new_trials} run now)")
+    print(f"best: trial {result.best_trial}, val_loss {result.best_value:.4f}: {values}")
+    print(f"best config: {result.best_path}")
+    print(f"next: tunewise run {result.best_path}")
     return 0
 
 
@@ -447,6 +490,7 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     handlers = {
         "run": _cmd_run,
+        "tune": _cmd_tune,
         "report": _cmd_report,
         "eval": _cmd_eval,
         "export": _cmd_export,

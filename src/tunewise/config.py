@@ -7,10 +7,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -402,6 +403,140 @@ class ForgettingConfig(_Section):
     max_items: int | None = Field(None, ge=1, description="score only the first N questions (quick runs)")
 
 
+# ---------------------------------------------------------------- tune (`tunewise tune`, tunewise/tune.py)
+
+
+class SearchSpec(_Section):
+    """Where one parameter is searched: a list of choices (YAML: a plain list), or a range {low, high, log}."""
+
+    choices: list[int | float] | None = Field(None, min_length=1, description="the values tried, in any order")
+    low: float | None = Field(None, description="range: the smallest value")
+    high: float | None = Field(None, description="range: the largest value")
+    log: bool = Field(False, description="range: sample on a log scale (rates and ranks that span decades)")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _list_is_choices(cls, data: Any) -> Any:
+        return {"choices": data} if isinstance(data, list) else data
+
+    @model_validator(mode="after")
+    def _choices_or_range(self) -> SearchSpec:
+        problems = []
+        if self.choices is not None and (self.low is not None or self.high is not None):
+            problems.append("give either a list of choices or {low, high, log}, not both")
+        elif self.choices is None and (self.low is None or self.high is None):
+            problems.append("a range needs both low and high (or give a list of choices)")
+        elif self.choices is None and self.low >= self.high:
+            problems.append(f"low ({self.low:g}) must be below high ({self.high:g})")
+        if self.log and self.choices is not None:
+            problems.append("log applies to a range, not to a list of choices")
+        elif self.log and self.low is not None and self.low <= 0:
+            problems.append(f"log needs low > 0 (got {self.low:g}): a log scale has no zero")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    def __repr__(self) -> str:  # as YAML spells it (docs/config.md shows defaults with repr)
+        if self.choices is not None:
+            return repr(self.choices)
+        return f"{{low: {self.low:g}, high: {self.high:g}, log: {str(self.log).lower()}}}"
+
+
+def _fits(section: type[BaseModel], name: str, spec: SearchSpec | None) -> SearchSpec | None:
+    """`spec` with every value checked, and converted, as the field `name` of `section` takes it (lora.r: ints)."""
+    if spec is None:
+        return None
+    target, problems, checked = section(), [], {}
+    values = {"choices": spec.choices} if spec.choices is not None else {"low": [spec.low], "high": [spec.high]}
+    for key, items in values.items():
+        converted = []
+        for value in items:
+            try:
+                setattr(target, name, value)  # validate_assignment: the field's own type and bounds
+                converted.append(getattr(target, name))
+            except ValidationError as err:
+                problems.append(f"{key} {value!r}: {err.errors()[0]['msg']}")
+        checked[key] = converted if key == "choices" else converted[0] if converted else None
+    if problems:
+        raise ValueError("; ".join(problems))
+    return spec.model_copy(update=checked)
+
+
+SEARCHABLE = {"train": ("lr", "epochs", "weight_decay"), "lora": ("r", "alpha", "dropout")}
+
+
+def _not_searchable(value: Any) -> Any:
+    known = ", ".join(f"{section}.{name}" for section, names in SEARCHABLE.items() for name in names)
+    raise ValueError(f"not a searchable parameter; searchable: {known}")
+
+
+class _SpaceSection(_Section):
+    # Unknown names are kept as extras only to fail one by one, each with the list of searchable ones (pydantic's
+    # own extra_forbidden message would not say what is allowed).
+    model_config = ConfigDict(extra="allow", validate_assignment=True)
+    __pydantic_extra__: dict[str, Annotated[Any, AfterValidator(_not_searchable)]] = Field(init=False)
+
+
+class TrainSearch(_SpaceSection):
+    lr: SearchSpec | None = Field(
+        default_factory=lambda: SearchSpec(low=1e-5, high=1e-3, log=True),
+        description="train.lr: a list of choices or {low, high, log}; null: not searched (train.lr is used)",
+    )
+    epochs: SearchSpec | None = Field(
+        None, description="train.epochs, likewise (not with train.max_steps, which overrides epochs)"
+    )
+    weight_decay: SearchSpec | None = Field(None, description="train.weight_decay, likewise")
+
+    @field_validator("lr", "epochs", "weight_decay")
+    @classmethod
+    def _values_fit(cls, spec: SearchSpec | None, info: ValidationInfo) -> SearchSpec | None:
+        return _fits(TrainConfig, info.field_name, spec)
+
+
+class LoraSearch(_SpaceSection):
+    r: SearchSpec | None = Field(
+        default_factory=lambda: SearchSpec(choices=[8, 16, 32]),
+        description="lora.r: a list of choices or {low, high, log} (whole numbers); null: not searched",
+    )
+    alpha: SearchSpec | None = Field(None, description="lora.alpha, likewise")
+    dropout: SearchSpec | None = Field(None, description="lora.dropout, likewise")
+
+    @field_validator("r", "alpha", "dropout")
+    @classmethod
+    def _values_fit(cls, spec: SearchSpec | None, info: ValidationInfo) -> SearchSpec | None:
+        return _fits(LoraConfig, info.field_name, spec)
+
+
+class SearchSpace(_SpaceSection):
+    train: TrainSearch = Field(default_factory=TrainSearch, description="training parameters searched")
+    lora: LoraSearch = Field(default_factory=LoraSearch, description="LoRA parameters searched")
+
+    def searched(self) -> dict[str, SearchSpec]:
+        """{'train.lr': spec, ...} for every parameter searched, in SEARCHABLE order."""
+        return {f"{section}.{name}": spec for section, names in SEARCHABLE.items() for name in names
+                if (spec := getattr(getattr(self, section), name)) is not None}
+
+
+class TuneConfig(_Section):
+    method: Literal["lora", "lora_attention", "rslora", "dora"] = Field(
+        "lora", description="the LoRA-family method every trial trains, exactly as its ladder rung does"
+    )
+    objective: Literal["val_loss"] = Field(
+        "val_loss",
+        description="what a trial is scored by, minimised: its best validation loss (the test split stays untouched "
+        "for the ladder's final comparison; choosing settings by it would leak the test set into them)",
+    )
+    space: SearchSpace = Field(
+        default_factory=SearchSpace, description="the parameters searched and where (see docs/tune.md)"
+    )
+    prune_startup_trials: int = Field(
+        5, ge=0, description="trials that finish before any is pruned (the median needs a few trials to compare with)"
+    )
+    prune_warmup_steps: int = Field(
+        0, ge=0, description="optimizer steps every trial trains before it can be pruned (early losses say little)"
+    )
+
+
 MAIN_TASK = "main"  # how multi-task tables name the run's own task (data/task at the top level)
 
 # Prompting rungs, in the order a plan runs them. `few_shot` is one rung per demo_selection x few_shot_k.
@@ -497,6 +632,9 @@ class Config(_Section):
     forgetting: ForgettingConfig = Field(
         default_factory=ForgettingConfig, description="general-knowledge check of every fine-tuned rung against the base"
     )
+    tune: TuneConfig = Field(
+        default_factory=TuneConfig, description="hyperparameter search of one method (`tunewise tune`, docs/tune.md)"
+    )
     output_dir: Path = Field(Path("runs"), description="runs are written to <output_dir>/<run id>/")
     seed: int = Field(0, description="global seed, recorded with the run")
 
@@ -529,6 +667,15 @@ class Config(_Section):
             raise ValueError("the template rung needs prompt.template (a Jinja2 template that uses {{ input }})")
         return self
 
+    @field_validator("tune")
+    @classmethod
+    def _searched_epochs_matter(cls, tune: TuneConfig, info: ValidationInfo) -> TuneConfig:
+        train = info.data.get("train")  # None: the train section has problems of its own, reported instead
+        if train is not None and train.max_steps is not None and tune.space.train.epochs is not None:
+            raise ValueError(f"space.train.epochs: train.max_steps ({train.max_steps}) overrides epochs, so every "
+                             "trial would take the same steps; set train.max_steps to null or stop searching epochs")
+        return tune
+
 
 # ---------------------------------------------------------------- loading
 
@@ -559,7 +706,7 @@ def _deep_copy(raw: dict) -> dict:
     return {k: _deep_copy(v) if isinstance(v, dict) else v for k, v in raw.items()}
 
 
-def _resolve_paths(raw: dict, base: Path) -> dict:
+def resolve_paths(raw: dict, base: Path) -> dict:
     """Data paths in a YAML file are relative to the YAML file's folder."""
     sections = [raw.get("data")]
     multitask = raw.get("multitask")
@@ -607,7 +754,9 @@ def load_config(path: Path | str, overrides: list[str] | None = None) -> Config:
         ) from None
     if not isinstance(raw, dict):
         raise ConfigError([Problem(str(path), 1, None, "bad_yaml", "expected a mapping of sections at the top level")])
-    raw = _resolve_paths(apply_overrides(raw, overrides or []), path.parent)
+    # Absolute: the resolved config is saved in the run folder, and a path relative to the working folder would
+    # be read relative to the run folder when `tunewise run --resume` loads it back.
+    raw = resolve_paths(apply_overrides(raw, overrides or []), path.parent.resolve())
     return config_from_dict(raw, str(path))
 
 

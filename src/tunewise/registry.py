@@ -27,6 +27,9 @@ STATUSES = ("running", "finished", "failed", "interrupted")
 # Two runs finishing at once queue for the write lock; a registry write waits this long before giving up.
 BUSY_TIMEOUT_S = 30.0
 COST_FIELDS = ("fit_wall_s", "predict_wall_s", "trainable_params", "total_params", "disk_bytes", "peak_rss_bytes")
+# A `tunewise tune` study is recorded as a run (its folder <output_dir>/tune-<study>/) whose rungs are its trials,
+# each with the values it tried (`params`); a trial without a result says why in place of a metric.
+UNSCORED_TRIALS = {"pruned trial": "pruned", "failed trial": "failed"}
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -201,7 +204,8 @@ def _rung_summary(rung: dict) -> dict:
     """What the registry keeps of a report.json rung: its metrics (with CIs) and costs."""
     cost = rung.get("cost") or {}
     return {"name": rung["name"], "kind": rung.get("kind"), "skipped": rung.get("skipped"),
-            "metrics": rung.get("metrics") or {}, "cost": {k: cost[k] for k in COST_FIELDS if k in cost}}
+            "metrics": rung.get("metrics") or {}, "cost": {k: cost[k] for k in COST_FIELDS if k in cost},
+            **({"params": rung["params"]} if rung.get("params") else {})}
 
 
 def _json_file(path: Path) -> dict | None:
@@ -248,6 +252,11 @@ class RunRecorder:
         """The run folder exists (new, or resumed): the row says `running`."""
         self.run_dir = Path(run_dir)
         self._record("running")
+
+    def progress(self, report: dict) -> None:
+        """Still running, with the results so far (a tune study after each trial)."""
+        if self.run_dir is not None:
+            self._record("running", report)
 
     def ended(self, status: str, report: dict | None = None, error: BaseException | None = None) -> None:
         """The run finished (with its report), failed or was interrupted; nothing to record before its folder."""
@@ -378,7 +387,10 @@ def run_details(record: RunRecord) -> str:
         rows.append([_marked(rung["name"], r), _metric(rung, metric), _seconds(c.get("fit_wall_s")),
                      _seconds(c.get("predict_wall_s")), count_text(c.get("trainable_params")),
                      size_text(c.get("disk_bytes")), size_text(c.get("peak_rss_bytes"))])
-    return "\n".join([*lines, "", *_aligned(rows, rule=True, right=range(2, 7)), "", "* recommended rung"])
+    params = [f"  {rung['name']}: " + ", ".join(f"{k}={v:g}" for k, v in rung["params"].items())
+              for rung in r.rungs if rung.get("params")]
+    params = ["", "values tried (tune trials):", *params] if params else []
+    return "\n".join([*lines, "", *_aligned(rows, rule=True, right=range(2, 7)), *params, "", "* recommended rung"])
 
 
 def comparison_table(records: list[RunRecord]) -> str:
@@ -432,8 +444,10 @@ def _marked(name: str, record: RunRecord) -> str:
 
 def _metric(rung: dict, metric: str | None) -> str:
     if rung.get("skipped"):
-        return "skipped"
+        return UNSCORED_TRIALS.get(rung.get("kind"), "skipped")
     m = rung["metrics"].get(metric) if metric else None
+    if m is not None and "ci_low" not in m:  # one number, no interval (a tune trial's validation loss)
+        return f"{m['value']:.3f}"
     return "-" if m is None else f"{m['value']:.3f} [{m['ci_low']:.3f}, {m['ci_high']:.3f}]"
 
 

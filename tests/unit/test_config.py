@@ -83,3 +83,17 @@ def test_every_shipped_yaml_builds_its_plan_without_loading_a_model(path):
         assert any(name == method or name.startswith("lora_r") for name in names), (method, names)
     if config.dapt.text is not None:
         assert config.dapt.text.exists()
+
+
+def test_data_paths_resolve_to_absolute_so_a_saved_config_reads_the_same_files(tmp_path, monkeypatch):
+    # A run saves its resolved config in runs/<id>/; `--resume` loads it from there. A path relative to the working
+    # folder (a YAML given as work/tunewise.yaml) would then be read relative to the run folder.
+    (tmp_path / "work").mkdir()
+    (tmp_path / "work" / "tunewise.yaml").write_text("data: {path: data.jsonl}\n")
+    monkeypatch.chdir(tmp_path)
+    config = load_config(Path("work/tunewise.yaml"))
+    assert config.data.path == tmp_path / "work" / "data.jsonl"
+    saved = tmp_path / "runs" / "some-run" / "config.yaml"
+    saved.parent.mkdir(parents=True)
+    saved.write_text(config_to_yaml(config))
+    assert load_config(saved).data.path == config.data.path

@@ -88,6 +88,7 @@ def train(
     pad_id: int,
     loss_fn: LossFn = answer_loss_sum,
     resume: bool = False,
+    on_eval: Callable[[int, float], None] | None = None,
 ) -> TrainResult:
     """Train the model's trainable parameters in place; the model ends in eval mode with the best weights.
 
@@ -99,18 +100,22 @@ def train(
     after the step), a resumable state is written to `out_dir/checkpoints/`. With `resume`, training continues
     from the newest one and ends exactly where an uninterrupted run would (same weights, bit for bit).
 
+    `on_eval(step, val_loss)`, when given, is called after each validation loss is logged; an exception it raises
+    ends training there and propagates (`tunewise tune` reports each loss to Optuna and prunes a trial this way).
+
     For speed with precision bf16, load the frozen base in bf16 (as the ladder does): autocast computes with
     those values anyway, and fp32 weights would be cast again on every call. Trainable weights stay fp32.
     """
     started = time.perf_counter()
     with _training_attention(model), _checkpointing(model, cfg.gradient_checkpointing), \
             lean_layers(model, cfg.lean_layers), _stop_requests() as stop:
-        return _train(model, train_data, val_data, cfg, Path(out_dir), pad_id, started, loss_fn, resume, stop)
+        return _train(model, train_data, val_data, cfg, Path(out_dir), pad_id, started, loss_fn, resume, stop, on_eval)
 
 
 def _train(
     model: nn.Module, train_data: list[Encoded], val_data: list[Encoded], cfg: TrainConfig, out_dir: Path,
     pad_id: int, started: float, loss_fn: LossFn, resume: bool, stop: list[str],
+    on_eval: Callable[[int, float], None] | None,
 ) -> TrainResult:
     # ------------------------------------------------------------------ setup
     accelerator = _setup_accelerator()
@@ -208,6 +213,8 @@ def _train(
                 event = _event("eval", st.step, epoch, lr, st.real_tokens, st.train_s, started, val_loss=val_loss)
                 _write_event(st.log, event, log_path, accelerator)
                 accelerator.print(f"step {st.step}/{total_steps}  val_loss {val_loss:.4f}", file=sys.stderr)
+                if on_eval is not None:
+                    on_eval(st.step, val_loss)  # may raise to end training here (a tuner pruning its trial)
                 if st.best_val_loss is None or val_loss < st.best_val_loss:
                     st.best_step, st.best_val_loss, st.evals_without_gain = st.step, val_loss, 0
                     if accelerator.is_main_process:
