@@ -486,8 +486,11 @@ def estimate(config: Config, log=print) -> list[dict]:
     split = prepared.split
     log(f"[tunewise] dry run: {len(split.train)} train / {len(split.val)} val / {len(test)} test examples")
     rows = []
-    planned = [(rung, split.train, split.val, test) for rung in build_plan(config, prepared.task, split.train, others)]
-    planned += [(rung, t.train, t.val, t.test) for t, rung in single_task_rungs(config, others)]
+    plan = [(rung, split.train, split.val, test) for rung in build_plan(config, prepared.task, split.train, others)]
+    singles = [(rung, t.train, t.val, t.test) for t, rung in single_task_rungs(config, others)]
+    # In run()'s order: the other tasks' LoRAs train just before the composition rung that combines them, else last.
+    at = next((i for i, (rung, *_) in enumerate(plan) if isinstance(rung, CompositionRung)), len(plan))
+    planned = plan[:at] + singles + plan[at:]
     with tempfile.TemporaryDirectory(prefix="tunewise-dry-run-") as scratch:
         for rung, train, val, rung_test in planned:
             if getattr(rung, "skip_reason", None):

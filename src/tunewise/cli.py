@@ -137,7 +137,8 @@ def _parser() -> argparse.ArgumentParser:
 
     srv = sub.add_parser(
         "serve", help="serve a base model and many adapters behind an OpenAI-compatible API",
-        description="SOURCE: a run folder (every fine-tuned LoRA-family or IA3 rung, named after the rung), an "
+        description="SOURCE: a run folder (every fine-tuned LoRA-family or IA3 rung, named after the rung; a "
+        "multi-task run's single-task LoRAs as lora-<task>), an "
         "adapter folder (named after the folder) or NAME=ADAPTER_FOLDER. A request's `model` picks the adapter "
         "(`base`: none). Routes: GET /v1/models, POST /v1/chat/completions and /v1/completions (stream: true "
         "as server-sent events), GET /health, and GET/POST /admin/adapters, DELETE /admin/adapters/NAME to load "

@@ -71,6 +71,7 @@ from tunewise.rung import (
 )
 from tunewise.task import Task
 from tunewise.train.batching import Encoded
+from tunewise.train.loop import TrainResult
 from tunewise.train.loop import train as train_loop
 
 PROBE_PREDICTIONS = 16  # test examples a dry run predicts per rung
@@ -223,13 +224,16 @@ class TunedRung:
         return cfg if self.method.lr is None else cfg.model_copy(update={"lr": self.method.lr})
 
     def fit(self, train, val, workdir) -> FitInfo:
+        result = self.train_model(train, val, workdir)
+        return FitInfo(artifact_dir=self._save(workdir), training=training_summary(result))
+
+    def train_model(self, train, val, workdir: Path, on_eval=None) -> TrainResult:
+        """Load the model and train it on (train, val) in `workdir` (nothing saved beyond the loop's own files);
+        `on_eval(step, val_loss)` as train.loop.train takes it (tunewise tune prunes with it)."""
         self.model, self.tokenizer = self._load()
         encoded_train, encoded_val = self._training_data(train, val)
-        result = train_loop(
-            self.model, encoded_train, encoded_val, self._train_config(), workdir, pad_id=self.tokenizer.pad_token_id,
-            resume=self.resume,
-        )
-        return FitInfo(artifact_dir=self._save(workdir), training=training_summary(result))
+        return train_loop(self.model, encoded_train, encoded_val, self._train_config(), workdir,
+                          pad_id=self.tokenizer.pad_token_id, resume=self.resume, on_eval=on_eval)
 
     def _save(self, workdir: Path) -> Path:
         directory = workdir / ("model" if self.method.full_precision_base else "adapter")

@@ -37,8 +37,7 @@ from tunewise.io import write_json, write_text
 from tunewise.ladder import TunedRung, methods_for, planned_methods
 from tunewise.registry import RunRecorder, data_hash
 from tunewise.task import Task
-from tunewise.train.loop import TrainingInterrupted, TrainResult
-from tunewise.train.loop import train as train_loop
+from tunewise.train.loop import TrainingInterrupted
 
 OBJECTIVE = "val_loss"
 STUDY_DB = "study.db"  # the default storage, inside the study folder
@@ -213,17 +212,6 @@ class _TrialFailed(Exception):
     """A trial's training failed (diverged, say): Optuna marks it failed and the study goes on."""
 
 
-class _TrialRung(TunedRung):
-    """The method's ladder rung, trained as TunedRung.fit trains it (plus the eval hook), then neither saved nor
-    scored on the test split."""
-
-    def train_trial(self, train, val, workdir: Path, on_eval: Callable[[int, float], None]) -> TrainResult:
-        self.model, self.tokenizer = self._load()
-        encoded_train, encoded_val = self._training_data(train, val)
-        return train_loop(self.model, encoded_train, encoded_val, self._train_config(), workdir,
-                          pad_id=self.tokenizer.pad_token_id, on_eval=on_eval)
-
-
 def _objective(config: Config, prepared: PreparedData, study_dir: Path) -> Callable[[optuna.Trial], float]:
     """Optuna's objective: one training with the trial's values; its best validation loss."""
     space = config.tune.space.searched()
@@ -232,12 +220,12 @@ def _objective(config: Config, prepared: PreparedData, study_dir: Path) -> Calla
         values = {name: suggest(trial, name, spec) for name, spec in space.items()}
         # A trial is never resumed, so it saves no resumable states on the way (SIGTERM / Ctrl-C still stop it).
         trial_config = with_values(config, {**values, "train.checkpoint_every": None})
-        rung = _TrialRung(prepared.task, trial_config, _method(trial_config, prepared.task))
+        rung = TunedRung(prepared.task, trial_config, _method(trial_config, prepared.task))
         workdir = study_dir / "trials" / str(trial.number)
         seed_everything(config.seed)  # as the ladder seeds every rung
         started = time.perf_counter()
         try:
-            result = rung.train_trial(prepared.split.train, prepared.split.val, workdir, partial(report_or_prune, trial))
+            result = rung.train_model(prepared.split.train, prepared.split.val, workdir, partial(report_or_prune, trial))
         except TrainingInterrupted:
             raise
         except TrainingError as err:
@@ -285,7 +273,7 @@ def _method(config: Config, task: Task):
     return method
 
 
-def _note_cost(trial: optuna.Trial, rung: _TrialRung, wall_s: float) -> None:
+def _note_cost(trial: optuna.Trial, rung: TunedRung, wall_s: float) -> None:
     trial.set_user_attr("fit_wall_s", round(wall_s, 3))
     if rung.model is not None:
         trainable, total = rung.parameters()

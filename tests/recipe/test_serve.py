@@ -354,3 +354,14 @@ def test_the_cli_reports_a_bad_source_without_a_traceback(tmp_path):
                           text=True, timeout=120, check=False)
     assert done.returncode == 2 and "not a run folder" in done.stderr and "Traceback" not in done.stderr
 
+
+
+def test_a_multi_task_runs_single_task_loras_are_served_by_task(setup, tmp_path):
+    import shutil
+
+    run_dir = tmp_path / "run"
+    shutil.copytree(setup[3], run_dir)
+    shutil.copytree(setup[1]["alpha"], run_dir / "tasks" / "size" / "lora" / "adapter")  # where the ladder puts them
+    _, adapters = resolve_sources([str(run_dir)], log=lambda m: None)
+    assert [a.name for a in adapters] == ["lora", "lora-size"]
+    assert adapters[1].path == run_dir / "tasks" / "size" / "lora" / "adapter"

@@ -66,7 +66,8 @@ def name_problem(name: str) -> str | None:
 def resolve_sources(sources: list[str], log: Callable[[str], None]) -> tuple[str | None, list[AdapterSource]]:
     """(the base model the first run folder names, the adapters to serve), every problem reported at once.
 
-    A run folder gives each fine-tuned rung that holds a servable adapter, named after the rung; an adapter folder
+    A run folder gives each fine-tuned rung that holds a servable adapter, named after the rung (lora[task] ->
+    lora-task for a multi-task run's single-task LoRAs); an adapter folder
     is named after itself (after its rung for runs/<id>/rungs/<rung>/adapter); NAME=FOLDER names one explicitly.
     """
     found: list[AdapterSource] = []
@@ -101,8 +102,12 @@ def resolve_sources(sources: list[str], log: Callable[[str], None]) -> tuple[str
 
 
 def _run_adapters(run_dir: Path, log: Callable[[str], None]) -> list[AdapterSource]:
+    """The run's fine-tuned rungs, then a multi-task run's single-task LoRAs (tasks/<task>/lora, as lora-<task>)."""
     adapters = []
-    for rung, where, _ in run_models(run_dir)[1:]:  # [0] is the base model
+    rungs = [(rung, where) for rung, where, _ in run_models(run_dir)[1:]]  # [0] is the base model
+    rungs += [(f"lora[{folder.parent.parent.name}]", str(folder))
+              for folder in sorted(run_dir.glob("tasks/*/lora/adapter")) if folder.is_dir()]
+    for rung, where in rungs:
         problem = _adapter_problem(Path(where))
         if problem:
             log(f"[tunewise] {run_dir}: rung {rung} not served: {problem}")
