@@ -1,7 +1,7 @@
 """Experiment tracking, opt-in: `tunewise run --log tensorboard` / `--log mlflow` mirror a run into those tools.
 
 Each tracker gets the params when the run folder exists (the resolved config as dotted keys, the run id, the data
-hash), each rung as soon as it finishes (its train/eval curve read back from its train_log.jsonl, its final
+hash), each rung as soon as it finishes (its train/eval curve as the report keeps it, its final
 metrics with CI bounds, its costs) and the report at the end. The training loop knows nothing of this: it stays
 free of callbacks (STYLE.md rule 1), so a rung's curve appears when the rung ends, not step by step while it trains.
 """
@@ -21,6 +21,7 @@ from tunewise.config import Config
 from tunewise.distributed import is_main
 from tunewise.errors import TunewiseError
 from tunewise.registry import data_hash
+from tunewise.report.html import training_curve
 
 EXTRA = "tracking"  # pip install 'tunewise[tracking]' installs every tracker's package (pyproject.toml)
 REPORT_FILES = ("report.md", "report.json", "report.html", "k_sweep.svg", "config.yaml")  # kept with an MLflow run
@@ -55,7 +56,7 @@ class Tracker(Protocol):
     name: str
 
     def rung(self, rung: dict, events: list[dict]) -> None:
-        """A finished rung (its report.json entry) and its train_log.jsonl events (empty for untrained rungs)."""
+        """A finished rung (its report.json entry) and its train/eval events (empty for untrained rungs)."""
 
     def report(self, run_dir: Path, report: dict) -> None:
         """The finished report; its files are written in run_dir."""
@@ -109,14 +110,6 @@ def final_metrics(rung: dict) -> dict[str, float]:
         if isinstance(value, int | float) and not isinstance(value, bool):
             out[f"{prefix}/cost/{name}"] = float(value)
     return out
-
-
-def train_events(rung_dir: Path, rung: dict) -> list[dict]:
-    """The rung's train/eval events: its train_log.jsonl, else the curve its result kept; [] for untrained rungs."""
-    path = rung_dir / "train_log.jsonl"
-    if path.is_file():
-        return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-    return list((rung.get("training") or {}).get("curve") or [])
 
 
 def experiment_name(config_source: str) -> str:
@@ -299,7 +292,7 @@ class Tracking:
     def rung(self, rung: dict, rung_dir: Path) -> None:
         """A finished rung (its report.json entry), logged at once so a long run shows progress."""
         if self.trackers:
-            events = train_events(rung_dir, rung)
+            events = training_curve(rung, rung_dir)
             self._each(f"rung {rung['name']}", lambda tracker: tracker.rung(rung, events))
 
     def report(self, run_dir: Path, report: dict) -> None:

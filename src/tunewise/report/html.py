@@ -141,7 +141,7 @@ def learning_curves(report: dict, run_dir: Path | None) -> list[dict]:
     trained = list(report["rungs"]) + list((report.get("multitask") or {}).get("single_task_rungs") or [])
     out = []
     for rung in trained:
-        events = _curve(rung, run_dir)
+        events = training_curve(rung, run_dir / "rungs" / rung["name"] if run_dir else None)
         train = [(e["step"], e["loss"], e["loss"], e["loss"]) for e in events if e.get("loss") is not None]
         val = [(e["step"], e["val_loss"], e["val_loss"], e["val_loss"]) for e in events
                if e.get("val_loss") is not None]
@@ -158,14 +158,15 @@ def learning_curves(report: dict, run_dir: Path | None) -> list[dict]:
     return out
 
 
-def _curve(rung: dict, run_dir: Path | None) -> list[dict]:
-    """The rung's train_log events: from report.json, else from the rung folder's train_log.jsonl."""
+def training_curve(rung: dict, rung_dir: Path | None) -> list[dict]:
+    """A trained rung's train/eval events: the curve its report.json entry keeps, else (reports written before it
+    kept one) its folder's train_log.jsonl; [] for an untrained rung. The page and the trackers both read it."""
     t = rung.get("training") or {}
     if not t:
         return []
     if "curve" in t:
         return t["curve"]
-    log = run_dir / "rungs" / rung["name"] / "train_log.jsonl" if run_dir else None
+    log = rung_dir / "train_log.jsonl" if rung_dir else None
     if log is None or not log.is_file():
         return []
     return [json.loads(line) for line in log.read_text(encoding="utf-8").splitlines() if line.strip()]
