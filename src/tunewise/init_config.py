@@ -25,7 +25,7 @@ from tunewise.config import (
 )
 from tunewise.data import prepare_data
 from tunewise.data.validate import DataReport
-from tunewise.errors import DataError, TunewiseError
+from tunewise.errors import TunewiseError
 from tunewise.progress import clock
 
 MIN_TRAIN_FOR_TUNING = 40  # fewer training examples than this: prompting only (a LoRA would mostly memorise)
@@ -71,11 +71,9 @@ def propose(data_path: Path, model: str = "smollm2", fmt: str = "auto", budget_m
     from tunewise import api
 
     data = DataConfig(path=data_path.resolve(), format=fmt)
-    report = api.check(data, TaskConfig(), model)
-    if report.errors:
-        raise DataError(report.errors)
-    prepared = prepare_data(data.model_copy(update={"format": report.format}), TaskConfig())
-    task = prepared.task
+    # One pass, as `tunewise data check` checks (lengths counted with the model's tokenizer); DataError on problems.
+    prepared = prepare_data(data, TaskConfig(), api.token_counter(model))
+    report, task = prepared.report, prepared.task
     plan = Plan(data.model_copy(update={"format": report.format}), report, task.type, task.labels, model,
                 ["zero_shot", "few_shot"], _methods(task.type, len(prepared.split.train)))
     if not plan.methods:
