@@ -57,7 +57,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--version", action="version", version=f"tunewise {__version__}")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    run = sub.add_parser("run", help="run the ladder on a config and write runs/<id>/report.{json,md}")
+    run = sub.add_parser("run", help="run the ladder on a config and write runs/<id>/report.{json,md,html}")
     run.add_argument("config", type=Path, nargs="?", help="tunewise.yaml (with --resume: optional, checked against "
                      "the run's own config)")
     run.add_argument("--resume", type=Path, metavar="RUN_DIR",
