@@ -24,7 +24,7 @@ from tunewise.errors import TunewiseError
 from tunewise.gguf_export import OUTTYPES, write_gguf
 from tunewise.models.adapted import BASE_RECORD, adapter_kind, load_adapted, peft_type
 from tunewise.models.chat_template import prompt_ids
-from tunewise.models.load import load_causal_lm
+from tunewise.models.load import from_local, load_causal_lm
 
 FORMATS = ("adapter", "merged", "gguf")
 MERGEABLE = ("LORA", "IA3")  # PEFT types whose weights fold into the base (prompt learning adds tokens instead)
@@ -138,7 +138,7 @@ def _gguf(run_dir: Path, source: Path, out: Path, types: list[str], name: str) -
     checks = {}
     for outtype in types:
         path = write_gguf(model, tokenizer, out / f"model-{outtype}.gguf", outtype, name)
-        back = AutoModelForCausalLM.from_pretrained(out, gguf_file=path.name, dtype=torch.float32).eval()
+        back = from_local(AutoModelForCausalLM, out, gguf_file=path.name, dtype=torch.float32).eval()
         scale = max(float(e.abs().max()) for e in expected)
         gap = max(float((e - b).abs().max()) for e, b in zip(expected, _logits(back, prompts)))
         same = sum(_greedy(back, p) == g for p, g in zip(prompts, greedy))

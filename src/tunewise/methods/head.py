@@ -54,7 +54,7 @@ from tunewise.cost import count_parameters
 from tunewise.errors import DataError, ModelError, Problem, TrainingError
 from tunewise.methods import lora
 from tunewise.models.chat_template import prompt_ids, truncate_prompt
-from tunewise.models.load import load_causal_lm
+from tunewise.models.load import from_local, load_causal_lm
 from tunewise.models.resolve import resolve_encoder
 from tunewise.progress import progress_printer
 from tunewise.prompting.templates import zero_shot_messages
@@ -241,9 +241,9 @@ def new_encoder_classifier(
     directory = resolve_encoder(name)
     torch.manual_seed(seed)  # the classifier's initial weights
     try:
-        model = AutoModelForSequenceClassification.from_pretrained(
-            directory, num_labels=len(labels), id2label=dict(enumerate(labels)),
-            label2id={label: i for i, label in enumerate(labels)}, dtype=torch.float32, use_safetensors=True,
+        model = from_local(
+            AutoModelForSequenceClassification, directory, num_labels=len(labels), id2label=dict(enumerate(labels)),
+            label2id={label: i for i, label in enumerate(labels)}, dtype=torch.float32,
         )
         tokenizer = AutoTokenizer.from_pretrained(directory)
     except (OSError, ValueError) as err:
@@ -263,7 +263,7 @@ def load_encoder_classifier(
 ) -> tuple[EncoderClassifier, PreTrainedTokenizerBase, list[str]]:
     """(model in eval mode and `dtype`, tokenizer, labels in logit order) from save_encoder_classifier's folder."""
     try:
-        model = AutoModelForSequenceClassification.from_pretrained(str(directory), dtype=dtype, use_safetensors=True)
+        model = from_local(AutoModelForSequenceClassification, directory, dtype=dtype)
         tokenizer = AutoTokenizer.from_pretrained(str(directory))
     except (OSError, ValueError) as err:
         raise ModelError(f"{directory}: could not load the encoder classifier ({err})") from None

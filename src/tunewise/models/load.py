@@ -14,6 +14,7 @@ from transformers import (
     AutoModel,
     AutoModelForCausalLM,
     AutoTokenizer,
+    GgufConfig,
     PreTrainedModel,
     PreTrainedTokenizerBase,
 )
@@ -25,6 +26,22 @@ from tunewise.progress import spinner
 
 _HASH_BYTES = 1 << 20  # the first MiB holds the GGUF header and metadata, so it changes when the model does
 _MARKER = "tunewise_converted.txt"  # written last, so a cache dir without it is incomplete
+
+
+def from_local(auto_class, path: str | Path, **kwargs) -> PreTrainedModel:
+    """`auto_class.from_pretrained(path, **kwargs)` the one way tunewise loads weights: from local files only.
+
+    Safetensors only (a `gguf_file` is read dequantised, never kept packed), no code from the model's folder, and
+    none of the `kernels` library's layers: since transformers 5.25 `from_pretrained` kernelizes by default,
+    fetching layer code from the Hub, and every later `train()`/`eval()` switch re-kernelizes, which resets each
+    such layer's forward (it removed the lean forwards train.fused swaps in for a training run). With
+    `use_kernels=False` the model computes with its own code, the same under every transformers version.
+    """
+    if kwargs.get("gguf_file") is None:
+        kwargs["use_safetensors"] = True
+    else:
+        kwargs.setdefault("quantization_config", GgufConfig(dequantize=True))
+    return auto_class.from_pretrained(path, trust_remote_code=False, use_kernels=False, **kwargs)
 
 
 def gguf_fingerprint(file: Path) -> str:
@@ -77,7 +94,7 @@ def _convert(spec: ModelSpec, target: Path) -> None:
 def save_dequantised(spec: ModelSpec, directory: Path) -> None:
     """Load a GGUF file (transformers dequantises it to float32) and save model + tokenizer as safetensors."""
     try:
-        model = AutoModelForCausalLM.from_pretrained(spec.path, gguf_file=spec.gguf_file, dtype=torch.float32)
+        model = from_local(AutoModelForCausalLM, spec.path, gguf_file=spec.gguf_file, dtype=torch.float32)
         tokenizer = AutoTokenizer.from_pretrained(spec.path, gguf_file=spec.gguf_file)
     except (OSError, ValueError, KeyError) as err:
         raise ModelError(f"{spec.file}: could not read this GGUF file ({err}); check it is a complete llama-family GGUF") from None
@@ -103,7 +120,7 @@ def load_causal_lm(name: str, dtype: torch.dtype = torch.float32) -> tuple[PreTr
     """A generative model in eval mode and its tokenizer, converting a GGUF file to the cache first if needed."""
     directory = ensure_converted(resolve_model(name))
     try:
-        model = AutoModelForCausalLM.from_pretrained(directory, dtype=dtype, use_safetensors=True, trust_remote_code=False)
+        model = from_local(AutoModelForCausalLM, directory, dtype=dtype)
         tokenizer = AutoTokenizer.from_pretrained(directory, trust_remote_code=False)
     except (OSError, ValueError) as err:
         raise ModelError(f"{directory}: could not load the model ({err}); if this is the tunewise cache, delete it to convert again") from None
@@ -128,7 +145,7 @@ def load_encoder(name: str = "minilm") -> tuple[PreTrainedModel, PreTrainedToken
     """An encoder (AutoModel, eval mode) and its tokenizer; embed with mean pooling over the attention mask."""
     directory = resolve_encoder(name)
     try:
-        model = AutoModel.from_pretrained(directory, use_safetensors=True, trust_remote_code=False)
+        model = from_local(AutoModel, directory)
         tokenizer = AutoTokenizer.from_pretrained(directory, trust_remote_code=False)
     except (OSError, ValueError) as err:
         raise ModelError(f"{directory}: could not load the encoder ({err})") from None

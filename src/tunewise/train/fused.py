@@ -6,7 +6,9 @@ one fp32 scale per token for the norm) and recompute the rest in backward: per t
 less activation memory, and fewer elementwise passes (+5-7% tokens/s on the bundled task here).
 
 `lean_layers(model)` swaps them in for the duration of a training run and restores the modules' own forwards.
-Only classes whose forward is exactly llama's are touched; any other model trains with its own code.
+Only classes whose forward is exactly llama's are touched; any other model trains with its own code, and so does a
+model whose layers transformers' `kernels` integration owns (it resets those forwards on every train()/eval();
+tunewise's own loaders turn it off, see models.load.from_local).
 """
 from __future__ import annotations
 
@@ -17,6 +19,9 @@ from contextlib import contextmanager
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+from transformers import PreTrainedModel
+
+from tunewise.errors import TrainingError
 
 # Module classes whose forward is llama's RMSNorm (fp32 normalise, cast back, times weight) / gated SiLU MLP.
 RMS_NORMS = {"LlamaRMSNorm", "MistralRMSNorm", "Qwen2RMSNorm", "Qwen3RMSNorm"}
@@ -78,18 +83,32 @@ def _lean_forward_for(module: nn.Module):
     return None
 
 
+def kernelized(model: nn.Module) -> bool:
+    """Whether transformers' `kernels` integration owns the model's layer forwards (use_kernels on)."""
+    return any(isinstance(m, PreTrainedModel) and m.use_kernels for m in model.modules())
+
+
 @contextmanager
 def lean_layers(model: nn.Module, enabled: bool = True) -> Iterator[int]:
-    """Train with the lean norm/MLP forwards where the model has llama's; yields how many modules were swapped."""
-    swapped = []
-    if enabled:
+    """Train with the lean norm/MLP forwards where the model has llama's; yields how many modules were swapped.
+
+    Each swapped module gets an instance `forward`, deleted again on the way out, so the modules leave exactly as
+    they came. Something else replacing that forward meanwhile is a bug worth hearing about: the restore checks.
+    """
+    swapped: list[tuple[nn.Module, types.MethodType]] = []
+    if enabled and not kernelized(model):
         for module in model.modules():
             forward = _lean_forward_for(module)
             if forward is not None and "forward" not in module.__dict__:
                 module.forward = types.MethodType(forward, module)
-                swapped.append(module)
+                swapped.append((module, module.forward))
     try:
         yield len(swapped)
     finally:
-        for module in swapped:
-            del module.forward
+        replaced = [type(m).__name__ for m, forward in swapped if m.__dict__.get("forward") is not forward]
+        for module, forward in swapped:
+            if module.__dict__.get("forward") is forward:
+                del module.forward
+        if replaced:
+            raise TrainingError(f"{len(replaced)} {replaced[0]} module(s) had their forward replaced during training "
+                                "by something other than tunewise; train with train.lean_layers: false")
