@@ -17,7 +17,7 @@ import torch
 from transformers import DynamicCache
 
 from tunewise.evaluate.generate import stop_token_ids
-from tunewise.evaluate.likelihood import padded
+from tunewise.evaluate.likelihood import cache_arg, padded
 from tunewise.serve.adapters import AdapterPool
 
 
@@ -174,9 +174,10 @@ def decode(model, tokenizer, jobs: list[Job], stop_ids: list[int], routing: dict
             row.generator = torch.Generator().manual_seed(row.job.seed)
     ids, mask = padded([j.prompt for j in jobs], "left", device, pad_id=stop_ids[0])  # (B, T) each
     positions = (mask.cumsum(-1) - 1).clamp(min=0)  # left padding: each row's tokens count from 0
-    cache = DynamicCache()
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model  # PEFT passes the cache through
+    cache = {cache_arg(base): DynamicCache()}
     with torch.inference_mode():
-        logits = model(input_ids=ids, attention_mask=mask, position_ids=positions, past_key_values=cache,
+        logits = model(input_ids=ids, attention_mask=mask, position_ids=positions, **cache,
                        use_cache=True, logits_to_keep=1, **routing).logits[:, -1]  # (B, V)
         while True:
             tokens = [_next_token(logits[i], row) if not row.done else stop_ids[0] for i, row in enumerate(rows)]
@@ -191,7 +192,7 @@ def decode(model, tokenizer, jobs: list[Job], stop_ids: list[int], routing: dict
             step = torch.tensor(tokens, device=device)[:, None]  # (B, 1)
             mask = torch.cat([mask, torch.ones_like(step)], dim=1)
             positions = positions[:, -1:] + 1
-            logits = model(input_ids=step, attention_mask=mask, position_ids=positions, past_key_values=cache,
+            logits = model(input_ids=step, attention_mask=mask, position_ids=positions, **cache,
                            use_cache=True, logits_to_keep=1, **routing).logits[:, -1]
 
 
