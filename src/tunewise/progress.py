@@ -2,7 +2,9 @@
 
 On a terminal: rich progress bars (conversion spinner, training with loss and tokens/s, evaluation, generation).
 Elsewhere (CI, logs, pipes): plain lines on stderr, at most one every `every_s` seconds and always a last one, so
-logs stay readable. TUNEWISE_PROGRESS=bars|lines overrides the choice.
+logs stay readable. TUNEWISE_PROGRESS=bars|lines overrides the choice. The CLI switches the libraries' own bars off
+(transformers' "Loading weights", "Writing model shards": hundreds of characters per model load in a log); tunewise
+says the same in one line.
 """
 from __future__ import annotations
 
@@ -23,6 +25,12 @@ def use_bars() -> bool:
     if choice in ("bars", "lines"):
         return choice == "bars"
     return sys.stderr.isatty() and not os.environ.get("CI") and os.environ.get("TERM") != "dumb"
+
+
+def note(message: str) -> None:
+    """One `[tunewise] message` line on stderr, from the main process only."""
+    if is_main():
+        print(f"[tunewise] {message}", file=sys.stderr, flush=True)
 
 
 def _bar(what: str, total: int, unit: str, status: bool = False):

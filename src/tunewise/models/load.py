@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import shutil
 import tempfile
+import time
 from pathlib import Path
 
 import torch
@@ -22,7 +23,7 @@ from transformers import (
 from tunewise.errors import ModelError
 from tunewise.home import tunewise_home
 from tunewise.models.resolve import ModelSpec, resolve_encoder, resolve_model
-from tunewise.progress import spinner
+from tunewise.progress import note, spinner
 
 _HASH_BYTES = 1 << 20  # the first MiB holds the GGUF header and metadata, so it changes when the model does
 _MARKER = "tunewise_converted.txt"  # written last, so a cache dir without it is incomplete
@@ -119,11 +120,13 @@ def set_pad_token(tokenizer: PreTrainedTokenizerBase) -> PreTrainedTokenizerBase
 def load_causal_lm(name: str, dtype: torch.dtype = torch.float32) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
     """A generative model in eval mode and its tokenizer, converting a GGUF file to the cache first if needed."""
     directory = ensure_converted(resolve_model(name))
+    started = time.perf_counter()
     try:
         model = from_local(AutoModelForCausalLM, directory, dtype=dtype)
         tokenizer = AutoTokenizer.from_pretrained(directory, trust_remote_code=False)
     except (OSError, ValueError) as err:
         raise ModelError(f"{directory}: could not load the model ({err}); if this is the tunewise cache, delete it to convert again") from None
+    _loaded(name, model, started)
     return model.eval(), set_pad_token(tokenizer)
 
 
@@ -144,9 +147,18 @@ def load_tokenizer(name: str) -> PreTrainedTokenizerBase:
 def load_encoder(name: str = "minilm") -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
     """An encoder (AutoModel, eval mode) and its tokenizer; embed with mean pooling over the attention mask."""
     directory = resolve_encoder(name)
+    started = time.perf_counter()
     try:
         model = from_local(AutoModel, directory)
         tokenizer = AutoTokenizer.from_pretrained(directory, trust_remote_code=False)
     except (OSError, ValueError) as err:
         raise ModelError(f"{directory}: could not load the encoder ({err})") from None
+    _loaded(name, model, started)
     return model.eval(), tokenizer
+
+
+def _loaded(name: str, model: PreTrainedModel, started: float) -> None:
+    """The one line a model load prints (the CLI turns the libraries' own bars off)."""
+    params = sum(p.numel() for p in model.parameters())
+    dtype = str(model.dtype).removeprefix("torch.")
+    note(f"loaded {name} ({params / 1e6:.1f}M parameters, {dtype}) in {time.perf_counter() - started:.1f} s")
