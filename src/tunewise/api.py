@@ -27,7 +27,7 @@ from tunewise.config import (
 )
 from tunewise.data.text import load_documents, load_domain_text
 from tunewise.distributed import barrier, is_main, setup, share, world_size
-from tunewise.errors import ConfigError, DataError, Problem, TunewiseError
+from tunewise.errors import ConfigError, DataError, Problem, RunInterrupted, TunewiseError
 from tunewise.evaluate.forgetting import (
     forgetting_items,
     forgetting_section,
@@ -145,15 +145,22 @@ def run(config: Config, log=print, resume: Path | None = None, trackers: list[st
     (tunewise.registry) records the run as running once its folder exists, then finished, failed or interrupted.
     `trackers` (`--log`: tensorboard, mlflow) mirror the run into those tools as each rung ends (tunewise.tracking);
     one whose package is not installed is refused here, before any compute.
+
+    Ctrl-C (or SIGTERM while training) raises RunInterrupted, whose one-line message says what was kept and how to
+    resume; once a rung has finished, a partial report of the finished rungs is written first (see `_run_ladder`).
     """
     tracking = Tracking.asked_for(trackers, log)
     recorder = RunRecorder(log)
     try:
         result = _run_ladder(config, log, resume, recorder, tracking)
-    except (TrainingInterrupted, KeyboardInterrupt) as err:
-        recorder.ended("interrupted", error=err)
+    except RunInterrupted as err:
+        recorder.ended("interrupted", err.report, error=err)
         tracking.ended("interrupted")
         raise
+    except KeyboardInterrupt as err:  # before the run folder was ready, or again while the partial report was written
+        recorder.ended("interrupted", error=err)
+        tracking.ended("interrupted")
+        raise RunInterrupted(_interrupted_early(recorder.run_dir, resume)) from None
     except BaseException as err:
         recorder.ended("failed", error=err)
         tracking.ended("failed")
@@ -164,7 +171,11 @@ def run(config: Config, log=print, resume: Path | None = None, trackers: list[st
 
 
 def _run_ladder(config: Config, log, resume: Path | None, recorder: RunRecorder, tracking: Tracking) -> LadderResult:
-    """`run` itself; `recorder` and `tracking` are told the run folder once it exists."""
+    """`run` itself; `recorder` and `tracking` are told the run folder once it exists.
+
+    Interrupted once the folder exists (Ctrl-C anywhere, or SIGTERM while training), it writes the report of the
+    rungs finished so far, marked partial, and raises RunInterrupted; the resumed run overwrites it with the full one.
+    """
     setup_processes(config)
     if not is_main():
         log = lambda message: None
@@ -185,13 +196,14 @@ def _run_ladder(config: Config, log, resume: Path | None, recorder: RunRecorder,
     else:
         run_dir = Path(resume)
         _check_same_data(run_dir, data_summary)
-    log(f"[tunewise] run folder: {run_dir}" + (" (resumed)" if resume else ""))
-    recorder.started(run_dir)
-    tracking.started(config, run_dir, data_summary, resumed=resume is not None)
-    log(f"[tunewise] {len(split.train)} train / {len(split.val)} val / {len(test)} test examples; task {task.type}")
+    stage = "planning"  # what the run is doing: an interruption names it
+    results = []
+    task_results = []  # multi-task runs: one LoRA per other task, trained and scored on that task alone
 
     def finished(rung, rung_dir: Path, train, val, rung_test, rung_task):
         """The rung's result: kept from before when resuming and it finished, else run (and saved) now."""
+        nonlocal stage
+        stage = f"rung {rung.name}"
         kept = load_result(rung_dir, benchmark) if resume else None
         if kept is not None:
             log(f"[tunewise] {rung.name}: finished before the run stopped; kept")
@@ -200,11 +212,8 @@ def _run_ladder(config: Config, log, resume: Path | None, recorder: RunRecorder,
         seed_everything(config.seed)
         if hasattr(rung, "resume"):
             rung.resume = resume is not None
-        try:
-            result = run_rung(rung, train, val, rung_test, rung_task, config, rung_dir,
-                              benchmark if rung_task is task else None)
-        except TrainingInterrupted as err:
-            raise TrainingInterrupted(f"{err}. Resume with: tunewise run --resume {run_dir}", err.checkpoint) from None
+        result = run_rung(rung, train, val, rung_test, rung_task, config, rung_dir,
+                          benchmark if rung_task is task else None)
         save_result(result, rung_dir)
         tracking.rung(summarise(result), rung_dir)
         gc.collect()
@@ -213,8 +222,6 @@ def _run_ladder(config: Config, log, resume: Path | None, recorder: RunRecorder,
             log(f"[tunewise] {rung.name}: {rung_task.metric} {m['value']:.3f} [{m['ci_low']:.3f}, {m['ci_high']:.3f}]")
         return result
 
-    results = []
-    task_results = []  # multi-task runs: one LoRA per other task, trained and scored on that task alone
     single = single_task_rungs(config, others)
 
     def run_single_task_rungs():
@@ -225,54 +232,121 @@ def _run_ladder(config: Config, log, resume: Path | None, recorder: RunRecorder,
             result.task = other.name
             task_results.append(result)
 
-    plan = build_plan(config, task, split.train, others)
-    while plan:
-        # Taken off the plan, a rung is freed once scored: its model, and after the last prompting rung the
-        # shared base model, do not stay in memory while later rungs train.
-        rung = plan.pop(0)
-        if isinstance(rung, CompositionRung):  # it combines the single-task LoRAs, so they are trained first
-            run_single_task_rungs()
-            rung.use_adapters(_single_task_adapters(run_dir, others, results + task_results))
-        results.append(finished(rung, run_dir / "rungs" / rung.name, split.train, split.val, test, task))
-    run_single_task_rungs()
+    def ladder_report(partial: dict | None = None) -> dict:
+        """report.json of the rungs finished so far. A `partial` one (the run was interrupted) says so, and leaves
+        out the forgetting check, which would load and score the base model again."""
+        significance = paired_tests(results, task.metric, config)
+        rec = recommend([r for r in results if not r.skipped], task.metric, significance, config.eval.alpha)
+        reason, next_steps = rec.reason, rec.next_steps
+        if partial:
+            reason = f"Among the finished rungs only ({', '.join(r.name for r in results)}): {reason}"
+            left = partial["not_finished"]
+            to_do = f"run the rungs that did not finish ({', '.join(left)})" if left else "finish the report"
+            next_steps = [f"Resume the run to {to_do}: {partial['resume']}"]  # the others weigh the finished rungs only
+        report = {
+            "schema_version": 1,
+            "run_id": run_dir.name,
+            "run_dir": str(run_dir),
+            "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+            **({"partial": partial} if partial else {}),
+            "config": config.model_dump(mode="json"),
+            "task": {"type": task.type, "labels": task.labels, "metric": task.metric,
+                     "instruction": task.instruction},
+            "primary_metric": task.metric,
+            "data": {k: v for k, v in data_summary.items() if k != "split_ids"},
+            "rungs": [summarise(r) for r in results],
+            "recommendation": {
+                "rung": rec.rung,
+                "best_rung": rec.best_rung,
+                "tied_with_best": rec.tied_with_best,
+                "reason": reason,
+                "next_steps": next_steps,
+            },
+            "environment": environment(),
+        }
+        if task.type != "classification":
+            report["decoding"] = decoding(config)
+        report["significance"] = significance
+        report["agreement"] = agreement(results, test, task.metric, config.eval.group_field, split.train)
+        report["forgetting"] = None if partial else forgetting(results, benchmark, config, log)
+        report["errors"] = error_analysis(results, test, task.metric, task.type, _slice_fields(config))
+        if multi_task(config):
+            report["multitask"] = _multitask_report(task, split, others, results, task_results, config)
+        return report
 
-    significance = paired_tests(results, task.metric, config)
-    rec = recommend([r for r in results if not r.skipped], task.metric, significance, config.eval.alpha)
-    report = {
-        "schema_version": 1,
-        "run_id": run_dir.name,
-        "run_dir": str(run_dir),
-        "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
-        "config": config.model_dump(mode="json"),
-        "task": {"type": task.type, "labels": task.labels, "metric": task.metric, "instruction": task.instruction},
-        "primary_metric": task.metric,
-        "data": {k: v for k, v in data_summary.items() if k != "split_ids"},
-        "rungs": [summarise(r) for r in results],
-        "recommendation": {
-            "rung": rec.rung,
-            "best_rung": rec.best_rung,
-            "tied_with_best": rec.tied_with_best,
-            "reason": rec.reason,
-            "next_steps": rec.next_steps,
-        },
-        "environment": environment(),
-    }
-    if task.type != "classification":
-        report["decoding"] = decoding(config)
-    report["significance"] = significance
-    report["agreement"] = agreement(results, test, task.metric, config.eval.group_field, split.train)
-    report["forgetting"] = forgetting(results, benchmark, config, log)
-    report["errors"] = error_analysis(results, test, task.metric, task.type, _slice_fields(config))
-    if multi_task(config):
-        report["multitask"] = _multitask_report(task, split, others, results, task_results, config)
+    planned = []
+    try:
+        log(f"[tunewise] run folder: {run_dir}" + (" (resumed)" if resume else ""))
+        recorder.started(run_dir)
+        tracking.started(config, run_dir, data_summary, resumed=resume is not None)
+        log(f"[tunewise] {len(split.train)} train / {len(split.val)} val / {len(test)} test examples; task {task.type}")
+        plan = build_plan(config, task, split.train, others)
+        planned = [rung.name for rung in plan] + [rung.name for _, rung in single]
+        while plan:
+            # Taken off the plan, a rung is freed once scored: its model, and after the last prompting rung the
+            # shared base model, do not stay in memory while later rungs train.
+            rung = plan.pop(0)
+            if isinstance(rung, CompositionRung):  # it combines the single-task LoRAs, so they are trained first
+                run_single_task_rungs()
+                rung.use_adapters(_single_task_adapters(run_dir, others, results + task_results))
+            results.append(finished(rung, run_dir / "rungs" / rung.name, split.train, split.val, test, task))
+        run_single_task_rungs()
+        stage = "the report"
+        report = ladder_report()
+        write_report(run_dir, report)
+        tracking.report(run_dir, report)
+    except (KeyboardInterrupt, TrainingInterrupted) as err:
+        # A second Ctrl-C while the partial report is built stops that too (each file is written whole or not at
+        # all); `run` then ends with a shorter line.
+        training = isinstance(err, TrainingInterrupted)
+        done = [r.name for r in results + task_results]
+        partial = {"interrupted": stage, "signal": err.signal_name if training else "SIGINT", "finished": done,
+                   "not_finished": [name for name in planned if name not in done],
+                   "resume": f"tunewise run --resume {run_dir}"}
+        if training:
+            partial["training_state"] = str(err.checkpoint)
+        report = ladder_report(partial) if any(not r.skipped for r in results) else None
+        if report is not None:
+            write_report(run_dir, report)
+            tracking.report(run_dir, report)
+        raise RunInterrupted(interruption_message(err, stage, run_dir, done, report is not None), partial["signal"],
+                             report) from None
+    return LadderResult(run_dir, report)
+
+
+def write_report(run_dir: Path, report: dict) -> None:
+    """report.json, report.md, report.html and (with few-shot rungs) k_sweep.svg of a full or partial report."""
     write_json(run_dir / "report.json", report)
     chart = k_sweep_svg(report)
     if chart:
         write_text(run_dir / "k_sweep.svg", chart)
     write_text(run_dir / "report.md", markdown(report))
     write_text(run_dir / "report.html", html_report(report, run_dir))
-    tracking.report(run_dir, report)
-    return LadderResult(run_dir, report)
+
+
+def interruption_message(err: BaseException, stage: str, run_dir: Path, finished: list[str],
+                         wrote_report: bool) -> str:
+    """The line an interrupted run ends with: where it stopped, what it kept, and the command that goes on."""
+    why = f"interrupted during {stage}" + (f": {err}" if isinstance(err, TrainingInterrupted) else "")
+    rungs = f"{len(finished)} finished rung{'s' if len(finished) != 1 else ''} ({', '.join(finished)})"
+    if wrote_report:
+        kept = f"kept {rungs} and a partial report in {run_dir / 'report.md'}"
+    elif finished:
+        kept = f"kept {rungs}; no report (none of them was scored)"
+    else:
+        kept = "no rung had finished, so no report was written"
+    return f"{why}; {kept}; resume with: tunewise run --resume {run_dir}"
+
+
+def _interrupted_early(run_dir: Path | None, resume: Path | None) -> str:
+    """The line for Ctrl-C before the run folder was ready (or again while the partial report was written)."""
+    if run_dir is not None:
+        return (f"interrupted again while the partial report was written (each report file is written whole or not at "
+                f"all); resume with: tunewise run --resume {run_dir}")
+    if resume is not None:
+        return (f"interrupted while checking the data; {resume} is as it was; resume with: tunewise run --resume "
+                f"{resume}")
+    return "interrupted before the run folder was made; nothing was written"
 
 
 # Rungs that write files of their own (indexes, classifiers) outside the trained weights: one process at a time.

@@ -1,6 +1,8 @@
 """Command-line interface: argument parsing only; every command calls `tunewise.api`.
 
-Errors meant for people (TunewiseError) are printed without a traceback and exit with status 2.
+Errors meant for people (TunewiseError) are printed without a traceback and exit with status 2. Ctrl-C ends any
+command with one line and status 130 (SIGTERM while `tunewise run` trains: 143); an interrupted run's line says
+what it kept and how to resume.
 """
 from __future__ import annotations
 
@@ -13,7 +15,7 @@ from pathlib import Path
 from tunewise import __version__
 from tunewise.benchmarks import FORMAT_SHAPES, FORMATS
 from tunewise.distributed import is_main
-from tunewise.errors import TunewiseError, write_failure
+from tunewise.errors import RunInterrupted, TunewiseError, write_failure
 from tunewise.io import write_json
 from tunewise.serve.settings import ServeSettings as ServeDefaults
 
@@ -508,6 +510,13 @@ def main(argv: list[str] | None = None) -> int:
     }
     try:
         return handlers[args.command](args)
+    except RunInterrupted as err:
+        if is_main():  # every process of a multi-process run stops alike; one line says so
+            print(f"tunewise: {err}", file=sys.stderr)
+        return err.exit_code
+    except KeyboardInterrupt:
+        print("tunewise: interrupted (Ctrl-C)", file=sys.stderr)
+        return 130
     except TunewiseError as err:
         print(f"tunewise: error: {err}", file=sys.stderr)
         return 2

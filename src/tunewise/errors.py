@@ -4,6 +4,7 @@ The CLI prints any TunewiseError without a traceback; anything else is a bug in 
 """
 from __future__ import annotations
 
+import signal
 from dataclasses import dataclass
 
 
@@ -68,3 +69,14 @@ def write_failure(path, err: BaseException) -> OutputError:
 
 class TrainingError(TunewiseError):
     """Training could not go on (diverged, nothing to train on, ...)."""
+
+
+class RunInterrupted(TunewiseError):
+    """Ctrl-C or SIGTERM stopped `tunewise run`: the message says what was kept and how to resume. `report` is the
+    partial report written for the finished rungs (None when none was written)."""
+
+    def __init__(self, message: str, signal_name: str = "SIGINT", report: dict | None = None):
+        super().__init__(message)
+        self.report = report
+        # As a shell reports a process the signal ended: 130 for Ctrl-C, 143 for SIGTERM.
+        self.exit_code = 128 + signal.Signals[signal_name].value

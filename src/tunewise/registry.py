@@ -226,7 +226,8 @@ def _created(run_dir: Path) -> str | None:
 
 
 def add_run(run_dir: Path, path: Path | None = None) -> RunRecord:
-    """Register a finished run made before the registry existed (or recorded elsewhere), from its report.json."""
+    """Register a finished run made before the registry existed (or recorded elsewhere), from its report.json; one
+    whose report is partial (the run was interrupted) is recorded as interrupted."""
     run_dir = Path(run_dir).resolve()
     report = _json_file(run_dir / "report.json")
     if report is None:
@@ -236,7 +237,7 @@ def add_run(run_dir: Path, path: Path | None = None) -> RunRecord:
     if known is not None and known.folder != run_dir and known.folder.is_dir():
         raise RegistryError(f"{run_dir.name}: already recorded for {known.folder}; remove that row first "
                             f"(tunewise runs rm {run_dir.name})")
-    return record_run(run_dir, "finished", report, path=path)
+    return record_run(run_dir, "interrupted" if report.get("partial") else "finished", report, path=path)
 
 
 class RunRecorder:

@@ -1,6 +1,7 @@
 """`tunewise run --resume` through the real CLI on the tiny llama: a run killed (SIGKILL) or stopped (SIGTERM)
-while LoRA trains, then resumed, ends with the adapter and report of a run never interrupted; a resumed run keeps
-its finished rungs; a changed config is refused field by field unless the change is allowed and safe."""
+while LoRA trains, then resumed, ends with the adapter and report of a run never interrupted; a stopped run leaves a
+partial report of its finished rungs; a resumed run keeps its finished rungs; a changed config is refused field by
+field unless the change is allowed and safe."""
 from __future__ import annotations
 
 import json
@@ -105,8 +106,14 @@ def test_sigterm_saves_stops_with_the_resume_command_and_resumes_exactly(uninter
     proc.send_signal(signal.SIGTERM)
     _, err = proc.communicate(timeout=300)
     run_dir = only_run(tmp_path)
-    assert proc.returncode == 2, err[-3000:]
-    assert "stopped by SIGTERM" in err and f"tunewise run --resume {run_dir}" in err
+    assert proc.returncode == 143, err[-3000:]  # 128 + SIGTERM, as a shell says of a process SIGTERM ended
+    last = err.strip().splitlines()[-1]
+    assert last.startswith("tunewise: interrupted during rung lora: training stopped by SIGTERM after step ")
+    assert last.endswith(f"kept 1 finished rung (zero_shot) and a partial report in {run_dir / 'report.md'}; "
+                         f"resume with: tunewise run --resume {run_dir}")
+    partial = json.loads((run_dir / "report.json").read_text())["partial"]
+    assert (partial["signal"], partial["finished"], partial["not_finished"]) == ("SIGTERM", ["zero_shot"], ["lora"])
+    assert Path(partial["training_state"]).parent == run_dir / "rungs" / "lora" / "checkpoints"
     resumed = cli("run", "--resume", str(run_dir))
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert_same_run(run_dir, uninterrupted)

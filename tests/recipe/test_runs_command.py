@@ -152,9 +152,10 @@ def test_a_stopped_run_is_interrupted_and_its_resume_finishes_the_same_row(tmp_p
     assert registry.list_runs()[0].status == "running"
     proc.send_signal(signal.SIGTERM)
     _, err = proc.communicate(timeout=300)
-    assert proc.returncode == 2, err[-3000:]
+    assert proc.returncode == 143, err[-3000:]
     [stopped] = registry.list_runs()
-    assert stopped.status == "interrupted" and "TrainingInterrupted" in stopped.error and "--resume" in stopped.error
+    assert stopped.status == "interrupted" and "RunInterrupted" in stopped.error and "--resume" in stopped.error
+    assert [r["name"] for r in stopped.rungs] == ["zero_shot"]  # the partial report's rungs
 
     run_dir = train_log()[0].parents[2]
     resumed = cli("run", "--resume", str(run_dir))

@@ -7,7 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from tunewise import cli
 from tunewise.cli import main
+from tunewise.errors import RunInterrupted
 
 FIVE_MISTAKES = [
     '{"id": "a1", "text": "my card was charged twice", "label": "billing"}',
@@ -71,3 +73,22 @@ def test_methods_lists_every_rung_and_method_a_config_accepts(capsys):
     assert main(["methods"]) == 0
     listed = [line.split()[0] for line in capsys.readouterr().out.splitlines() if line.startswith("  ")]
     assert listed == [*RungName.__args__, *ALL_METHODS]
+
+
+def test_ctrl_c_in_any_command_ends_with_one_line_and_status_130(monkeypatch, capsys):
+    def interrupted(args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli, "_cmd_methods", interrupted)
+    assert main(["methods"]) == 130
+    assert capsys.readouterr().err == "tunewise: interrupted (Ctrl-C)\n"
+
+
+def test_an_interrupted_run_exits_as_a_shell_says_of_its_signal(monkeypatch, capsys):
+    def stopped(args):
+        raise RunInterrupted("interrupted during rung lora: training stopped by SIGTERM ...", "SIGTERM")
+
+    monkeypatch.setattr(cli, "_cmd_run", stopped)
+    assert main(["run", "tunewise.yaml"]) == 143
+    assert capsys.readouterr().err == "tunewise: interrupted during rung lora: training stopped by SIGTERM ...\n"
+    assert RunInterrupted("interrupted during rung features").exit_code == 130

@@ -197,6 +197,15 @@ def test_add_needs_a_report_and_refuses_an_id_recorded_for_another_folder(tmp_pa
         registry.add_run(copy)
 
 
+def test_a_run_with_a_partial_report_is_added_as_interrupted(tmp_path):
+    folder = fake_run(tmp_path, "20260101-000000-bbbbbb")
+    partial = {"interrupted": "rung lora", "signal": "SIGINT", "finished": ["zero_shot"], "not_finished": ["lora"],
+               "resume": f"tunewise run --resume {folder}"}
+    (folder / "report.json").write_text(json.dumps(fake_report({"zero_shot": 0.5}, "zero_shot") | {"partial": partial}))
+    added = registry.add_run(folder)
+    assert added.status == "interrupted" and added.recommended_rung == "zero_shot"
+
+
 def test_remove_deletes_only_run_folders_and_always_the_row(tmp_path):
     run = fake_run(tmp_path, "20260101-000000-aaaaaa", {"zero_shot": 0.5}, "zero_shot")
     registry.record_run(run, "finished")

@@ -25,6 +25,7 @@ from tunewise.report.render import (
     interval_text,
     k_sweep_svg,
     multitask_markdown,
+    partial_words,
     prompting_markdown,
     retrieval_markdown,
     rung_rows,
@@ -76,8 +77,10 @@ def page(report: dict, run_dir: Path | None = None) -> dict:
         section("rungs-in-words", rungs_in_words_markdown(report)),
     ]
     k_sweep = k_sweep_svg(report)
+    partial = partial_words(report)
     return {
         "report": report,
+        "partial": inline_html(partial) if partial else None,
         "rec": report["recommendation"],
         "key_numbers": key_numbers(report),
         "cost_charts": cost_charts(report),

@@ -39,13 +39,28 @@ def rung_rows(report: dict) -> list[list[str]]:
     return rows
 
 
+def partial_words(report: dict) -> str | None:
+    """A partial report's warning (the run was interrupted): where it stopped, which rungs it compares, how to
+    finish it; None for a full report."""
+    p = report.get("partial")
+    if not p:
+        return None
+    left = f"; not finished: {', '.join(p['not_finished'])}" if p["not_finished"] else ""
+    return (f"The run was interrupted during {p['interrupted']}, so this report compares only the rungs that "
+            f"finished ({', '.join(p['finished'])}){left}. `{p['resume']}` runs the rest and replaces this report "
+            "with the full one.")
+
+
 def terminal_table(report: dict) -> str:
-    """A fixed-width table of rungs plus the recommendation."""
+    """A fixed-width table of rungs plus the recommendation (after a partial report's warning)."""
     header = [COLUMNS[0], f"{report['primary_metric']} (95% CI)", *COLUMNS[2:]]
     rows = [header, *rung_rows(report)]
     widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
     lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows]
     lines.insert(1, "  ".join("-" * w for w in widths))
+    partial = partial_words(report)
+    if partial:
+        lines = [f"Partial report. {partial}", "", *lines]
     section = report.get("multitask")
     if section:
         compared = _multitask_columns(section)
@@ -58,12 +73,15 @@ def terminal_table(report: dict) -> str:
 
 
 def markdown(report: dict) -> str:
-    """report.md: summary, rung table, all metrics, data and leakage, how to reproduce."""
+    """report.md: summary, rung table, all metrics, data and leakage, how to reproduce; a partial report (the run
+    was interrupted) says so first."""
     rec, data, task = report["recommendation"], report["data"], report["task"]
     header = ["rung", f"{report['primary_metric']} (95% CI)", *COLUMNS[2:]]
+    partial = partial_words(report)
     out = [
-        f"# tunewise report — run {report['run_id']}",
+        f"# tunewise report — run {report['run_id']}" + (" (partial)" if partial else ""),
         "",
+        *([f"> **Partial report.** {partial}", ""] if partial else []),
         f"**Recommendation: `{rec['rung']}`.** {rec['reason']}",
         "",
         "Next steps:",

@@ -236,7 +236,7 @@ def _train(
                 where = _save_state(checkpoints, model, optimizer, scheduler, st, fingerprint, accelerator)
                 if stop:
                     raise TrainingInterrupted(f"training stopped by {stop[0]} after step {st.step} of {total_steps}; "
-                                              f"its state is saved in {where}", where)
+                                              f"its state is saved in {where}", where, stop[0])
 
     # ------------------------------------------------------------------ save
     if st.best_step is not None and st.best_step != st.step:
@@ -263,11 +263,12 @@ def _train(
 
 
 class TrainingInterrupted(TrainingError):
-    """SIGTERM or Ctrl-C stopped training after a step; the state was saved there (`checkpoint`)."""
+    """SIGTERM or Ctrl-C (`signal_name`) stopped training after a step; the state was saved there (`checkpoint`)."""
 
-    def __init__(self, message: str, checkpoint: Path):
+    def __init__(self, message: str, checkpoint: Path, signal_name: str = "SIGINT"):
         super().__init__(message)
         self.checkpoint = checkpoint
+        self.signal_name = signal_name
 
 
 @contextmanager
