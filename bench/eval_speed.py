@@ -6,7 +6,8 @@ the baseline greedily generates a label's worth of tokens per example. Generatio
 greedy decoding one example at a time, which must give the same texts; it runs on the first --n-generate prompts
 (16 new tokens one at a time is the slow part of the script) and with fp32 weights by default, because in bf16 the
 batched and one-at-a-time matmuls round differently and flip near-tied tokens (about 1 text in 3 differed).
-Usage: HF_HUB_OFFLINE=1 python bench/eval_speed.py [--n 200] [--n-generate 48] [--generation-dtype fp32]
+Usage: HF_HUB_OFFLINE=1 python bench/eval_speed.py [--n 200] [--n-generate 48] [--generation-dtype fp32] [--model M]
+The smallest run, on any local model folder: --model DIR --n 4 --n-generate 2.
 Timings on a shared CPU are noisy: the two sides take turns of 40 prompts so load from other processes hits both
 alike, and only the numbers printed by one run compare.
 """
@@ -24,9 +25,9 @@ from tunewise.config import load_config
 from tunewise.data import prepare_data
 from tunewise.evaluate.generate import decode_answer, generate, stop_token_ids
 from tunewise.evaluate.likelihood import score_labels
-from tunewise.ladder import prompt_limit
-from tunewise.models.chat_template import answer_ids, prompt_ids, truncate_prompt
+from tunewise.models.chat_template import answer_ids
 from tunewise.models.load import load_causal_lm
+from tunewise.predict import prompt_token_ids
 from tunewise.prompting.templates import zero_shot_messages
 from tunewise.rung import eval_dtype
 
@@ -38,6 +39,8 @@ TURN = 40  # prompts per turn (a multiple of the batch size); each turn re-runs 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", help="a bundled name or a local folder (default: the example task's model.name, "
+                        "the bundled SmolLM2)")
     parser.add_argument("--n", type=int, default=200, help="test examples (the first N of the test split)")
     parser.add_argument("--n-generate", type=int, default=48, help="of those, how many the generation check uses")
     parser.add_argument("--generation-dtype", choices=["fp32", "bf16"], default="fp32", help="weights for generation")
@@ -47,9 +50,11 @@ def main() -> None:
     config = load_config(CONFIG)
     prepared = prepare_data(config.data, config.task)
     task, test = prepared.task, prepared.split.test[: args.n]
-    model, tokenizer = load_causal_lm(config.model.name, dtype=eval_dtype(config))
-    prompts = [truncate_prompt(prompt_ids(tokenizer, zero_shot_messages(e, task.instruction)), prompt_limit(model, config))
-               for e in test]
+    model_name = args.model or config.model.name
+    model, tokenizer = load_causal_lm(model_name, dtype=eval_dtype(config))
+    # The ladder's own prompts: cut from the left to leave max_new_tokens of context for the answer.
+    prompts = prompt_token_ids(model, tokenizer, [zero_shot_messages(e, task.instruction) for e in test],
+                               config.eval.max_new_tokens)
     batch_size = config.eval.batch_size
     print(f"{len(prompts)} test prompts of {CONFIG.parent.name}, {sum(map(len, prompts)) / len(prompts):.0f} tokens "
           f"on average; no autocast, {torch.get_num_threads()} torch threads", flush=True)
@@ -57,7 +62,7 @@ def main() -> None:
     classify_ratio = compare_classification(model, tokenizer, prompts, [e.label for e in test], task.labels, batch_size)
     dtype = {"fp32": torch.float32, "bf16": torch.bfloat16}[args.generation_dtype]
     if dtype != model.dtype:
-        model, tokenizer = load_causal_lm(config.model.name, dtype=dtype)
+        model, tokenizer = load_causal_lm(model_name, dtype=dtype)
     generate_ratio = compare_generation(model, tokenizer, prompts[: args.n_generate], batch_size)
     print(f"ratio_generate_examples_per_s_vs_hf_generate {generate_ratio:.2f}")
     print(f"ratio_eval_examples_per_s_vs_hf_generate {classify_ratio:.2f}")

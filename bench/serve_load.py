@@ -6,7 +6,8 @@ two LoRA adapters; the client is the official `openai` package, `--concurrency` 
 adapters hold the same weights under different names, so answers have the same lengths in both phases and the
 ratio measures what serving two adapters costs: split batches and switching the active adapter (no weights move).
 The load is bounded: a fixed number of requests per phase and a time limit after which no new request starts.
-Usage: HF_HUB_OFFLINE=1 python bench/serve_load.py [--requests 48] [--concurrency 8] [--max-tokens 32]
+Usage: HF_HUB_OFFLINE=1 python bench/serve_load.py [--requests 48] [--concurrency 8] [--max-tokens 32] [--model M]
+The smallest run, on any local model folder: --model DIR --requests 4 --concurrency 2 --max-tokens 4.
 """
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -33,7 +35,8 @@ CONFIG = Path(__file__).resolve().parents[1] / "examples" / "support_tickets" / 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", default="smollm2", help="base model (default: the bundled SmolLM2)")
+    parser.add_argument("--model", default="smollm2", help="base model: a bundled name or a local folder "
+                        "(default: the bundled SmolLM2)")
     parser.add_argument("--requests", type=int, default=48, help="requests per phase")
     parser.add_argument("--concurrency", type=int, default=8, help="requests in flight at once")
     parser.add_argument("--max-tokens", type=int, default=32, help="max_tokens of every request")
@@ -86,8 +89,15 @@ def start_server(model_name: str, adapters: dict[str, Path], concurrency: int) -
     for line in process.stdout:
         print(line, end="", flush=True)
         if "serving" in line and "http://" in line:
+            # Keep echoing the server's output: a full pipe would stall it, and its errors explain failed requests.
+            threading.Thread(target=echo, args=(process.stdout,), daemon=True).start()
             return process, line.split("at ")[1].split()[0]
     raise SystemExit("the server exited before it served")
+
+
+def echo(lines) -> None:
+    for line in lines:
+        print(line, end="", flush=True)
 
 
 def ask(client: openai.OpenAI, model: str, question: str, max_tokens: int) -> tuple[float, int]:

@@ -10,6 +10,8 @@ answers of 128-512 tokens).
 Usage:  python bench/train_speed.py              # the comparison; last lines are the ratios `make bench` reports
         python bench/train_speed.py --sweep      # tunewise alone: tokens/s and peak RSS vs length, rank, full FT
         python bench/train_speed.py --trl-config all   # every TRL configuration tried, to pick its best
+        python bench/train_speed.py --model DIR --short-steps 2 --long-steps 1 --batch-size 2 \
+            --trl-config bf16+same_batches       # the smallest run, on any local model folder (a smoke test)
 Needs the bench extra (`pip install -e '.[bench]'`: trl, datasets). Compare only numbers printed by one run.
 """
 from __future__ import annotations
@@ -32,7 +34,7 @@ from peft import LoraConfig as PeftLoraConfig
 from peft import get_peft_model
 
 from tunewise.config import LoraConfig, TrainConfig, load_config
-from tunewise.cost import measure
+from tunewise.cost import count_parameters, measure
 from tunewise.data.prepare import prepare_data
 from tunewise.ladder import sft_examples
 from tunewise.methods import lora
@@ -47,11 +49,10 @@ from tunewise.train.batching import (
 from tunewise.train.loop import train
 from tunewise.train.loss import answer_loss_sum
 
-MODEL = "smollm2"
+MODEL = "smollm2"  # the bundled SmolLM2-135M; --model names another
 EXAMPLE_TASK = Path(__file__).resolve().parent.parent / "examples" / "support_tickets" / "tunewise.yaml"
 LORA = LoraConfig(r=16, alpha=32, dropout=0.0)  # tunewise's defaults, given to both stacks
 LR = 2e-4
-N_PARAMS = 134_515_008  # SmolLM2-135M (tied embeddings counted once): the N of "4 x N FLOPs per token"
 # TRL configurations tried (fp32 weights + bf16 autocast unless named; gradient checkpointing off, which TRL turns
 # on by default). TRL_BEST lists the fastest found per data shape on this CPU (the best of them counts); `--trl-config all`
 # measures every one again. "same_batches" feeds TRL tunewise's own length-grouped batches in order: as fast as
@@ -89,6 +90,7 @@ class Measurement:
     wall_s: float
     peak_rss_bytes: int
     val_loss: float
+    base_params: int  # the base model's parameters, tied embeddings once: the N of "4 x N FLOPs per token"
 
     @property
     def tokens_per_s(self) -> float:
@@ -104,6 +106,8 @@ class Measurement:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", default=MODEL, help="base model: a bundled name or a local folder "
+                        "(default: the bundled SmolLM2-135M)")
     parser.add_argument("--short-steps", type=int, default=24)
     parser.add_argument("--long-steps", type=int, default=6)
     parser.add_argument("--batch-size", type=int, default=8)
@@ -115,27 +119,26 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(torch.get_num_threads())  # the machine's cores (torch's default)
     if args.measure:
-        return measure_one(*args.measure)
+        return measure_one(args.model, *args.measure)
     if args.point:
-        return sweep_point(*args.point)
+        return sweep_point(args.model, *args.point)
     if args.sweep:
-        return sweep()
+        return sweep(args.model)
 
     peak = matmul_peak_flops()
     print(f"bf16 matmul peak: {peak / 1e9:.0f} GFLOP/s ({torch.get_num_threads()} threads)", flush=True)
     ratios: dict[str, float] = {}
-    ours_long_tokens_per_s = 0.0
     for shape_name, steps in (("short", args.short_steps), ("long", args.long_steps)):
-        shape = make_shape(shape_name, args.batch_size, steps)
+        shape = make_shape(args.model, shape_name, args.batch_size, steps)
         lengths = [len(e.input_ids) for e in shape.train]
         print(f"\n[{shape.name}] {len(shape.train)} train / {len(shape.val)} val examples, {min(lengths)}-"
               f"{max(lengths)} tokens (mean {sum(lengths) / len(lengths):.0f}), batch {shape.batch_size}, "
               f"{shape.steps} steps", flush=True)
-        ours = measure_in_subprocess("tunewise", shape_name, args.batch_size, steps)
+        ours = measure_in_subprocess(args.model, "tunewise", shape_name, args.batch_size, steps)
         print(ours.line(), flush=True)
         best: Measurement | None = None
         for name in trl_configs(args.trl_config, shape.name):
-            theirs = measure_in_subprocess(f"trl:{name}", shape_name, args.batch_size, steps)
+            theirs = measure_in_subprocess(args.model, f"trl:{name}", shape_name, args.batch_size, steps)
             print(theirs.line(), flush=True)
             if best is None or theirs.tokens_per_s > best.tokens_per_s:
                 best = theirs
@@ -144,26 +147,32 @@ def main() -> None:
               f"{best.val_loss:.4f} ({100 * (ours.val_loss / best.val_loss - 1):+.1f}%)", flush=True)
         ratios[shape.name] = ratio
         if shape.name == "long":
-            ours_long_tokens_per_s = ours.tokens_per_s
+            ours_long = ours
     print()
     print(f"ratio_train_tokens_per_s_vs_trl_short {ratios['short']:.2f}")
     print(f"ratio_train_tokens_per_s_vs_trl_long {ratios['long']:.2f}")
-    print(f"train_mfu {ours_long_tokens_per_s * 4 * N_PARAMS / peak:.2f}")
+    print(f"train_mfu {ours_long.tokens_per_s * 4 * ours_long.base_params / peak:.2f}")
 
 
-def measure_in_subprocess(stack: str, shape: str, batch_size: int, steps: int) -> Measurement:
+def measure_in_subprocess(model_name: str, stack: str, shape: str, batch_size: int, steps: int) -> Measurement:
     """One stack on one shape in a fresh process (run one after the other), so each peak RSS is its own."""
-    command = [sys.executable, __file__, "--measure", stack, shape, str(batch_size), str(steps)]
-    output = subprocess.run(command, check=True, capture_output=True, text=True).stdout
-    result = json.loads(output.strip().splitlines()[-1])
-    return Measurement(**result)
+    command = [sys.executable, __file__, "--model", model_name, "--measure", stack, shape, str(batch_size), str(steps)]
+    child = subprocess.run(command, capture_output=True, text=True)
+    if child.returncode != 0:
+        # The child's traceback is the only account of what broke (a stack's API changed, say): show it.
+        sys.stderr.write(child.stdout + child.stderr)
+        raise SystemExit(f"{stack} on the {shape} shape failed (exit {child.returncode}); its output is above")
+    return Measurement(**json.loads(child.stdout.strip().splitlines()[-1]))
 
 
-def measure_one(stack: str, shape_name: str, batch_size: str, steps: str) -> None:
+def measure_one(model_name: str, stack: str, shape_name: str, batch_size: str, steps: str) -> None:
     """Child process: train one stack on one shape and print the Measurement as its last line (JSON)."""
-    shape = make_shape(shape_name, int(batch_size), int(steps))
-    pad_id = load_tokenizer(MODEL).pad_token_id
-    result = run_tunewise(shape, pad_id) if stack == "tunewise" else run_trl(shape, pad_id, stack.split(":", 1)[1])
+    shape = make_shape(model_name, shape_name, int(batch_size), int(steps))
+    pad_id = load_tokenizer(model_name).pad_token_id
+    if stack == "tunewise":
+        result = run_tunewise(model_name, shape, pad_id)
+    else:
+        result = run_trl(model_name, shape, pad_id, stack.split(":", 1)[1])
     print(json.dumps(dataclasses.asdict(result)), flush=True)
 
 
@@ -176,8 +185,8 @@ def trl_configs(choice: str, shape: str) -> list[str]:
 # ---------------------------------------------------------------------- data
 
 
-def make_shape(name: str, batch_size: int, steps: int) -> Shape:
-    tokenizer = load_tokenizer(MODEL)
+def make_shape(model_name: str, name: str, batch_size: int, steps: int) -> Shape:
+    tokenizer = load_tokenizer(model_name)
     return (short_shape if name == "short" else long_shape)(tokenizer, batch_size, steps)
 
 
@@ -222,10 +231,11 @@ def long_example(tokenizer, rng: random.Random) -> Encoded:
 # ---------------------------------------------------------------------- the two stacks
 
 
-def run_tunewise(shape: Shape, pad_id: int) -> Measurement:
+def run_tunewise(model_name: str, shape: Shape, pad_id: int) -> Measurement:
     """tunewise's LoRA rung: bf16 base, LoRA via tunewise.methods.lora, tunewise.train.loop.train."""
     torch.manual_seed(0)
-    model, _ = load_causal_lm(MODEL, dtype=torch.bfloat16)
+    model, _ = load_causal_lm(model_name, dtype=torch.bfloat16)
+    base_params = count_parameters(model)[1]
     model = lora.apply(model, LORA)
     cfg = TrainConfig(max_steps=shape.steps, batch_size=shape.batch_size, lr=LR, warmup_ratio=0.0,
                       schedule="cosine", max_grad_norm=1.0, weight_decay=0.0, patience=None, log_every=10**6)
@@ -234,10 +244,10 @@ def run_tunewise(shape: Shape, pad_id: int) -> Measurement:
     val_loss = validation_loss(model, shape.val, pad_id)
     release(model)
     return Measurement("tunewise", result.real_tokens, result.padded_tokens, cost.wall_s, cost.peak_rss_bytes,
-                       val_loss)
+                       val_loss, base_params)
 
 
-def run_trl(shape: Shape, pad_id: int, name: str) -> Measurement:
+def run_trl(model_name: str, shape: Shape, pad_id: int, name: str) -> Measurement:
     """TRL SFTTrainer on the same tokenised examples (prompt tokens labelled -100), LoRA through PEFT."""
     from datasets import Dataset
     from trl import SFTConfig, SFTTrainer
@@ -246,7 +256,8 @@ def run_trl(shape: Shape, pad_id: int, name: str) -> Measurement:
     weights = options.pop("weights", torch.float32)
     attention = options.pop("attention", None)
     torch.manual_seed(0)  # the same LoRA initialisation as tunewise's run
-    model, tokenizer = load_causal_lm(MODEL, dtype=weights)
+    model, tokenizer = load_causal_lm(model_name, dtype=weights)
+    base_params = count_parameters(model)[1]
     if attention:
         model.set_attn_implementation(attention)
     model = get_peft_model(model, PeftLoraConfig(r=LORA.r, lora_alpha=LORA.alpha, lora_dropout=LORA.dropout,
@@ -277,7 +288,7 @@ def run_trl(shape: Shape, pad_id: int, name: str) -> Measurement:
     val_loss = validation_loss(model, shape.val, pad_id)
     release(model, trainer)
     return Measurement(f"TRL SFTTrainer ({name})", counts["real"], counts["padded"], cost.wall_s,
-                       cost.peak_rss_bytes, val_loss)
+                       cost.peak_rss_bytes, val_loss, base_params)
 
 
 def _counting(collator, counts: dict[str, int], pad_id: int):
@@ -327,20 +338,20 @@ SWEEP = [("lora", 16, length, 4) for length in (128, 256, 512, 1024)] + \
         [("lora", rank, 256, 4) for rank in (8, 64)] + [("full", 0, 256, 4)]
 
 
-def sweep() -> None:
+def sweep(model_name: str) -> None:
     """Each point in a fresh process, so every peak RSS is its own."""
     print("method  rank  length  batch  real tok/s  peak RSS GiB", flush=True)
     for method, rank, length, batch in SWEEP:
-        subprocess.run([sys.executable, __file__, "--point", method, str(rank), str(length), str(batch)],
-                       check=True)
+        subprocess.run([sys.executable, __file__, "--model", model_name, "--point", method, str(rank), str(length),
+                        str(batch)], check=True)
 
 
-def sweep_point(method: str, rank: str, length: str, batch: str) -> None:
+def sweep_point(model_name: str, method: str, rank: str, length: str, batch: str) -> None:
     """One sweep point: 5 steps on random-token sequences of `length` tokens, half of them answer."""
     rank_, length_, batch_ = int(rank), int(length), int(batch)
     torch.manual_seed(0)
     weights = torch.bfloat16 if method == "lora" else torch.float32  # full fine-tuning keeps fp32 master weights
-    model, _ = load_causal_lm(MODEL, dtype=weights)
+    model, _ = load_causal_lm(model_name, dtype=weights)
     if method == "lora":
         model = lora.apply(model, LoraConfig(r=rank_, alpha=2 * rank_))
     g = torch.Generator().manual_seed(0)

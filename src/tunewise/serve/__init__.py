@@ -57,17 +57,21 @@ def serve(settings: ServeSettings, log: Callable[[str], None] = print) -> None:
     from tunewise.serve.adapters import ServeError
 
     app, engine, pool = start(settings, log)
-    # Bound here, not by uvicorn, so port 0 works and the address printed is the one listening.
+    config = uvicorn.Config(app, log_level="warning", timeout_graceful_shutdown=5)
+    # Bound here, not by uvicorn, so port 0 works and the address printed is the one listening. Listening before
+    # the line is printed: a client that connects as soon as it reads the address waits in the backlog until
+    # uvicorn accepts, instead of being refused.
     sock = socket.socket(socket.AF_INET6 if ":" in settings.host else socket.AF_INET)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((settings.host, settings.port))
+        sock.listen(config.backlog)
     except OSError as err:
         raise ServeError(f"cannot listen on {settings.host}:{settings.port}: {err.strerror}") from None
     host, port = sock.getsockname()[:2]
     key = "API key required" if settings.api_key else "no API key (loopback only)"
     log(f"[tunewise] serving {', '.join(pool.names())} at http://{host}:{port}/v1 ({key}); Ctrl-C stops")
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", timeout_graceful_shutdown=5))
+    server = uvicorn.Server(config)
     try:
         server.run(sockets=[sock])
     finally:
