@@ -490,9 +490,11 @@ def _cmd_runs_add(args) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never reach for a model hub
-    # No library progress bars (transformers and huggingface_hub read this when imported): in a log each model load
-    # wrote a bar of hundreds of characters; tunewise prints one line per load and draws its own bars on a terminal.
+    # No library progress bars: in a log each model load wrote a bar of hundreds of characters (transformers and
+    # huggingface_hub read the first when imported; transformers' GGUF conversion uses plain tqdm, which reads the
+    # second). tunewise prints one line per load and draws its own bars on a terminal.
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    os.environ.setdefault("TQDM_DISABLE", "1")
     args = _parser().parse_args(argv)
     handlers = {
         "run": _cmd_run,
