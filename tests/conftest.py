@@ -204,19 +204,22 @@ def write_word_labels(path: Path, n: int = 90, seed: int = 0) -> Path:
 
 
 def write_tiny_run_config(folder: Path, model_dir: Path, train: str, lora: str = "{r: 4, alpha: 8}",
-                          forgetting_items: int = 8) -> Path:
-    """tunewise.yaml for a quick ladder on the tiny model: word labels, zero_shot and LoRA with `train` settings
-    (a YAML flow mapping), few bootstrap resamples and forgetting questions; runs go to folder/runs."""
-    write_word_labels(folder / "data.jsonl")
+                          forgetting_items: int = 8, examples: int = 90, methods: str | None = None,
+                          eval: str = "{bootstrap_samples: 100}") -> Path:
+    """tunewise.yaml for a quick ladder on the tiny model: `examples` word labels, zero_shot and `methods` (a YAML
+    list; the default plan when None) with `train` and `lora` settings and `eval` (YAML flow mappings), few forgetting
+    questions; runs go to folder/runs."""
+    write_word_labels(folder / "data.jsonl", n=examples)
     path = folder / "tunewise.yaml"
     path.write_text(
         "task: {type: classification}\n"
         "data: {path: data.jsonl, max_length: 64}\n"
         f"model: {{name: {model_dir}}}\n"
         "rungs: [zero_shot]\n"
-        f"train: {train}\n"
+        + (f"methods: {methods}\n" if methods else "")
+        + f"train: {train}\n"
         f"lora: {lora}\n"
-        "eval: {bootstrap_samples: 100}\n"
+        f"eval: {eval}\n"
         f"forgetting: {{max_items: {forgetting_items}}}\n"
         f"output_dir: {folder / 'runs'}\n"
     )

@@ -9,7 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from conftest import save_tiny_model, write_word_labels
+from conftest import save_tiny_model, write_tiny_run_config
 
 ENV = {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1"}
 
@@ -17,18 +17,8 @@ ENV = {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1"}
 def write_config(folder: Path, model_dir: Path) -> Path:
     """zero_shot, then the features rung; one example per forward pass, so embedding its 1,400 training examples
     takes a few seconds: time to interrupt it."""
-    write_word_labels(folder / "data.jsonl", n=2000)
-    path = folder / "tunewise.yaml"
-    path.write_text(
-        "task: {type: classification}\n"
-        "data: {path: data.jsonl, max_length: 64}\n"
-        f"model: {{name: {model_dir}}}\n"
-        "rungs: [zero_shot]\n"
-        "methods: [features]\n"
-        "eval: {bootstrap_samples: 100, max_test_examples: 24, batch_size: 1}\n"
-        f"output_dir: {folder / 'runs'}\n"
-    )
-    return path
+    return write_tiny_run_config(folder, model_dir, "{}", examples=2000, methods="[features]",
+                                 eval="{bootstrap_samples: 100, max_test_examples: 24, batch_size: 1}")
 
 
 def interrupt_when(config: Path, line: str) -> tuple[int, str]:

@@ -159,6 +159,6 @@ def load_encoder(name: str = "minilm") -> tuple[PreTrainedModel, PreTrainedToken
 
 def _loaded(name: str, model: PreTrainedModel, started: float) -> None:
     """The one line a model load prints (the CLI turns the libraries' own bars off)."""
-    params = sum(p.numel() for p in model.parameters())
     dtype = str(model.dtype).removeprefix("torch.")
-    note(f"loaded {name} ({params / 1e6:.1f}M parameters, {dtype}) in {time.perf_counter() - started:.1f} s")
+    note(f"loaded {name} ({model.num_parameters() / 1e6:.1f}M parameters, {dtype}) in "
+         f"{time.perf_counter() - started:.1f} s")

@@ -174,8 +174,7 @@ def decode(model, tokenizer, jobs: list[Job], stop_ids: list[int], routing: dict
             row.generator = torch.Generator().manual_seed(row.job.seed)
     ids, mask = padded([j.prompt for j in jobs], "left", device, pad_id=stop_ids[0])  # (B, T) each
     positions = (mask.cumsum(-1) - 1).clamp(min=0)  # left padding: each row's tokens count from 0
-    base = model.get_base_model() if hasattr(model, "get_base_model") else model  # PEFT passes the cache through
-    cache = {cache_arg(base): DynamicCache()}
+    cache = {cache_arg(model.get_decoder()): DynamicCache()}  # the keyword, as evaluate.generate asks for it
     with torch.inference_mode():
         logits = model(input_ids=ids, attention_mask=mask, position_ids=positions, **cache,
                        use_cache=True, logits_to_keep=1, **routing).logits[:, -1]  # (B, V)

@@ -105,10 +105,12 @@ def lean_layers(model: nn.Module, enabled: bool = True) -> Iterator[int]:
     try:
         yield len(swapped)
     finally:
-        replaced = [type(m).__name__ for m, forward in swapped if m.__dict__.get("forward") is not forward]
+        replaced = []
         for module, forward in swapped:
             if module.__dict__.get("forward") is forward:
                 del module.forward
+            else:
+                replaced.append(type(module).__name__)
         if replaced:
             raise TrainingError(f"{len(replaced)} {replaced[0]} module(s) had their forward replaced during training "
                                 "by something other than tunewise; train with train.lean_layers: false")
