@@ -25,11 +25,10 @@ from tunewise.config import load_config
 from tunewise.data import prepare_data
 from tunewise.evaluate.generate import decode_answer, generate, stop_token_ids
 from tunewise.evaluate.likelihood import score_labels
+from tunewise.evaluate.predict import prompt_token_ids
 from tunewise.models.chat_template import answer_ids
-from tunewise.models.load import load_causal_lm
-from tunewise.predict import prompt_token_ids
+from tunewise.models.load import eval_dtype, load_causal_lm
 from tunewise.prompting.templates import zero_shot_messages
-from tunewise.rung import eval_dtype
 
 CONFIG = Path(__file__).resolve().parents[1] / "examples" / "support_tickets" / "tunewise.yaml"
 NO_LABEL = "no label"

@@ -19,10 +19,10 @@ from pathlib import Path
 import psutil
 import torch
 
-from tunewise.config import LoraConfig, TrainConfig
-from tunewise.cost import count_parameters
 from tunewise.methods import lora
-from tunewise.models.load import load_causal_lm
+from tunewise.methods.lora import LoraConfig
+from tunewise.models.load import count_parameters, load_causal_lm
+from tunewise.sections import TrainConfig
 from tunewise.train.batching import IGNORE_INDEX, Encoded, collate
 from tunewise.train.loop import train
 from tunewise.train.loss import answer_loss_sum, full_vocab_loss

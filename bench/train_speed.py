@@ -33,13 +33,15 @@ import torch
 from peft import LoraConfig as PeftLoraConfig
 from peft import get_peft_model
 
-from tunewise.config import LoraConfig, TrainConfig, load_config
-from tunewise.cost import count_parameters, measure
+from tunewise.config import load_config
 from tunewise.data.prepare import prepare_data
-from tunewise.ladder import sft_examples
+from tunewise.ladder.cost import measure
 from tunewise.methods import lora
+from tunewise.methods.lora import LoraConfig
+from tunewise.methods.tuned import sft_examples
 from tunewise.models.chat_template import encode_example
-from tunewise.models.load import load_causal_lm, load_tokenizer
+from tunewise.models.load import count_parameters, load_causal_lm, load_tokenizer
+from tunewise.sections import TrainConfig
 from tunewise.train.batching import (
     IGNORE_INDEX,
     Encoded,

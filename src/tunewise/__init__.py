@@ -1,5 +1,25 @@
 """tunewise: should we fine-tune an LLM for this task, and how?
 
-Runs prompting and fine-tuning rungs on the same held-out split and reports quality next to cost.
+Runs prompting and fine-tuning rungs on the same held-out split and reports quality next to cost. The Python API
+(tunewise.api) is available from here: `tunewise.run(config)`, `check`, `estimate`, `evaluate`, `load_report`,
+and `load_config` to read a tunewise.yaml. They load on first use, so `import tunewise` (and `tunewise --help`)
+stays fast.
 """
 __version__ = "0.1.0"
+
+PUBLIC_API = ("run", "check", "estimate", "evaluate", "load_report", "LadderResult")
+
+
+def __getattr__(name: str):
+    if name in PUBLIC_API:
+        from tunewise import api
+
+        return getattr(api, name)
+    if name == "load_config":
+        from tunewise.config import load_config
+
+        return load_config
+    raise AttributeError(f"module 'tunewise' has no attribute {name!r}")
+
+
+__all__ = [*PUBLIC_API, "load_config"]

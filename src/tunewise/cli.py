@@ -1,4 +1,5 @@
-"""Command-line interface: argument parsing only; every command calls `tunewise.api`.
+"""Command-line interface: argument parsing only; each command calls the module that does the work (the public API
+in `tunewise.api` for run, data check, report and eval; `init_config`, `tune`, `serve`, `export`, `registry`).
 
 Errors meant for people (TunewiseError) are printed without a traceback and exit with status 2. Ctrl-C ends any
 command with one line and status 130 (SIGTERM while `tunewise run` trains: 143); an interrupted run's line says
@@ -13,10 +14,10 @@ import sys
 from pathlib import Path
 
 from tunewise import __version__
-from tunewise.benchmarks import FORMAT_SHAPES, FORMATS
 from tunewise.distributed import is_main
 from tunewise.errors import RunInterrupted, TunewiseError, write_failure
 from tunewise.io import write_json
+from tunewise.question_sets import FORMAT_SHAPES, FORMATS
 from tunewise.serve.settings import ServeSettings as ServeDefaults
 
 # Why a write fails for want of room or permission: no space, over quota, file too large, read-only, denied.
@@ -332,7 +333,7 @@ def _cmd_report(args) -> int:
 
     print(api.terminal_table(api.load_report(args.run_dir)))
     if args.html:
-        from tunewise.report.html import write_html_report
+        from tunewise.report.files import write_html_report
 
         print(f"\nreport: {write_html_report(args.run_dir)}")
     return 0
@@ -340,7 +341,7 @@ def _cmd_report(args) -> int:
 
 def _cmd_eval(args) -> int:
     from tunewise import api
-    from tunewise.evaluate.standalone import EvalSettings, eval_summary
+    from tunewise.standalone import EvalSettings, eval_summary
 
     if args.out is not None and args.out.exists():
         raise TunewiseError(f"{args.out}: already exists; tunewise eval never overwrites, give another --out path")
@@ -383,7 +384,7 @@ def _cmd_init(args) -> int:
 
 
 def _cmd_models(args) -> int:
-    from tunewise.models.resolve import list_models
+    from tunewise.models.load import list_models
 
     for row in list_models():
         state = "ok" if row["ok"] else f"missing: {row['error']}"
@@ -395,12 +396,8 @@ def _cmd_models(args) -> int:
 
 
 def _cmd_methods(args) -> int:
-    from tunewise.config import (
-        DEFAULT_METHODS,
-        METHOD_SUMMARIES,
-        RUNG_SUMMARIES,
-        Config,
-    )
+    from tunewise.config import DEFAULT_METHODS, METHOD_SUMMARIES, Config
+    from tunewise.sections import RUNG_SUMMARIES
 
     print("prompting rungs (`rungs:`):")
     for name, summary in RUNG_SUMMARIES.items():

@@ -16,17 +16,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tunewise.config import (
-    Config,
-    DataConfig,
-    TaskConfig,
-    TrainConfig,
-    config_from_dict,
-)
+from tunewise.config import Config, config_from_dict
 from tunewise.data import prepare_data
 from tunewise.data.validate import DataReport
 from tunewise.errors import TunewiseError
+from tunewise.ladder.run import estimate
 from tunewise.progress import clock
+from tunewise.prompting.templates import token_counter
+from tunewise.sections import DataConfig, TaskConfig, TrainConfig
 
 MIN_TRAIN_FOR_TUNING = 40  # fewer training examples than this: prompting only (a LoRA would mostly memorise)
 DEFAULT_BUDGET_MIN = 60.0
@@ -68,11 +65,9 @@ class Plan:
 def propose(data_path: Path, model: str = "smollm2", fmt: str = "auto", budget_min: float = DEFAULT_BUDGET_MIN,
             estimate: bool = True, log: Callable[[str], None] = print) -> Plan:
     """The plan for `data_path`; raises DataError (every problem) when the file cannot be used as it is."""
-    from tunewise import api
-
     data = DataConfig(path=data_path.resolve(), format=fmt)
     # One pass, as `tunewise data check` checks (lengths counted with the model's tokenizer); DataError on problems.
-    prepared = prepare_data(data, TaskConfig(), api.token_counter(model))
+    prepared = prepare_data(data, TaskConfig(), token_counter(model))
     report, task = prepared.report, prepared.task
     plan = Plan(data.model_copy(update={"format": report.format}), report, task.type, task.labels, model,
                 ["zero_shot", "few_shot"], _methods(task.type, len(prepared.split.train)))
@@ -93,10 +88,8 @@ def _methods(task_type: str, n_train: int) -> list[str]:
 
 def _fit_budget(plan: Plan, budget_min: float, n_train: int, n_test: int, log: Callable[[str], None]) -> None:
     """Time the plan with the dry run's probes; cut training steps, then test examples, to fit the budget."""
-    from tunewise import api
-
     log(f"[tunewise] timing the plan on this machine (dry run of {', '.join(plan.rungs + plan.methods)})")
-    plan.estimates = api.estimate(_config(plan), log=lambda m: None)
+    plan.estimates = estimate(_config(plan), log=lambda m: None)
     total = sum(r["fit_s"] + r["predict_s"] for r in plan.estimates if not r.get("skipped"))
     budget = budget_min * 60
     if total <= budget:

@@ -1,10 +1,11 @@
-"""The records that flow through tunewise: examples in, predictions out.
+"""The records that flow through tunewise: examples in, predictions out, and what fitting a rung produced.
 
 Every input format (chat, Alpaca, prompt/completion, text/label) is normalised to `Example`.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 Message = dict[str, str]  # {"role": "system" | "user" | "assistant", "content": str}
@@ -31,3 +32,11 @@ class Prediction:
     output: str  # the predicted label or generated text
     scores: dict[str, float] | None = None  # classification: log-likelihood of every label
     details: dict[str, Any] | None = None  # what else the rung used or produced: demo ids, reasoning, sources
+
+
+@dataclass
+class FitInfo:
+    """What fitting a rung produced, besides its side effects on the model."""
+
+    artifact_dir: Path | None = None  # what the rung needs on disk beyond the base model
+    training: dict | None = None  # steps, tokens/s, curve... for trained rungs

@@ -8,8 +8,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from typing import Any
 
-from tunewise.config import TaskConfig
 from tunewise.records import Example
+from tunewise.sections import TaskConfig
 
 DEFAULT_METRIC = {"classification": "accuracy", "generation": "token_f1"}
 

@@ -20,22 +20,25 @@ from pathlib import Path
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
-from tunewise.api import seed_everything, token_counter
 from tunewise.config import (
     Config,
     LoraConfig,
     SearchSpec,
-    TrainConfig,
     config_from_dict,
     config_to_yaml,
+    flat_differences,
     resolve_paths,
 )
 from tunewise.data import PreparedData, prepare_data
 from tunewise.distributed import world_size
 from tunewise.errors import ConfigError, Problem, TrainingError, TunewiseError
 from tunewise.io import write_json, write_text
-from tunewise.ladder import TunedRung, methods_for, planned_methods
+from tunewise.ladder.plan import method_rungs, planned_methods
+from tunewise.ladder.run import seed_everything
+from tunewise.methods.tuned import TunedRung
+from tunewise.prompting.templates import token_counter
 from tunewise.registry import RunRecorder, data_hash
+from tunewise.sections import TrainConfig
 from tunewise.task import Task
 from tunewise.train.loop import TrainingInterrupted
 
@@ -185,24 +188,12 @@ def _check_same_study(study: optuna.Study, now: dict, source: str) -> None:
     if study.user_attrs.get("data_hash") != now["data_hash"]:
         raise TuneError(f"study {study.study_name}: the data files changed since it started; its trials would not "
                         "compare with new ones: give another --study name")
-    differs = [f for f in _differences(study.user_attrs["config"], now["config"]) if f not in FREE_ON_CONTINUE]
+    differs = [f for f in flat_differences(study.user_attrs["config"], now["config"]) if f not in FREE_ON_CONTINUE]
     if differs:
         raise ConfigError([Problem(source, None, f, "changed_in_study",
                                    f"differs from the config study {study.study_name} started with; continue it "
                                    "with the same value, or give another --study name") for f in differs],
                           title="the config differs from the study being continued")
-
-
-def _differences(a: dict, b: dict, prefix: str = "") -> list[str]:
-    """Dotted names of every leaf that differs between two nested mappings."""
-    out = []
-    for key in sorted(a.keys() | b.keys()):
-        x, y = a.get(key), b.get(key)
-        if isinstance(x, dict) and isinstance(y, dict):
-            out += _differences(x, y, f"{prefix}{key}.")
-        elif x != y:
-            out.append(f"{prefix}{key}")
-    return out
 
 
 # ---------------------------------------------------------------------- one trial
@@ -220,7 +211,7 @@ def _objective(config: Config, prepared: PreparedData, study_dir: Path) -> Calla
         values = {name: suggest(trial, name, spec) for name, spec in space.items()}
         # A trial is never resumed, so it saves no resumable states on the way (SIGTERM / Ctrl-C still stop it).
         trial_config = with_values(config, {**values, "train.checkpoint_every": None})
-        rung = TunedRung(prepared.task, trial_config, _method(trial_config, prepared.task))
+        (rung,) = method_rungs(config.tune.method, trial_config, prepared.task)  # LoRA-family names: one rung
         workdir = study_dir / "trials" / str(trial.number)
         seed_everything(config.seed)  # as the ladder seeds every rung
         started = time.perf_counter()
@@ -266,11 +257,6 @@ def with_values(config: Config, values: dict[str, object]) -> Config:
         section, field = name.split(".")
         raw[section][field] = value
     return config_from_dict(raw, config.source)
-
-
-def _method(config: Config, task: Task):
-    (method,) = methods_for(config.tune.method, config, task)  # LoRA-family names stand for one method each
-    return method
 
 
 def _note_cost(trial: optuna.Trial, rung: TunedRung, wall_s: float) -> None:

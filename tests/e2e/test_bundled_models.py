@@ -91,12 +91,12 @@ def test_minilm_gives_384_dim_embeddings():
 def test_smollm2_knows_capitals_far_better_than_chance(smollm2):
     """The bundled general-knowledge set is answerable: on its geography questions (4 choices, chance 0.25) the
     base model's interval lies well above chance, so the forgetting check can see knowledge being lost."""
-    from tunewise.benchmarks import GENERAL_KNOWLEDGE
-    from tunewise.evaluate.benchmarks import (
+    from tunewise.evaluate.multiple_choice import (
         benchmark_metrics,
         read_benchmark,
         score_benchmark,
     )
+    from tunewise.question_sets import GENERAL_KNOWLEDGE
 
     model, tokenizer = smollm2
     items = [i for i in read_benchmark(GENERAL_KNOWLEDGE, "arc") if i.group == "geography"]

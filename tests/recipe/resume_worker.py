@@ -18,8 +18,9 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from conftest import build_tiny_llama, build_tiny_tokenizer
 
-from tunewise.config import LoraConfig, TrainConfig
 from tunewise.methods import lora
+from tunewise.methods.lora import LoraConfig
+from tunewise.sections import TrainConfig
 from tunewise.train import checkpoint
 from tunewise.train.batching import Encoded
 from tunewise.train.loop import TrainingInterrupted, train

@@ -6,10 +6,10 @@ import pytest
 import torch
 from transformers import LlamaConfig, LlamaForCausalLM
 
-from tunewise.config import BottleneckConfig, TrainConfig
 from tunewise.errors import ModelError
 from tunewise.methods import bottleneck
-from tunewise.methods.bottleneck import BottleneckAdapter
+from tunewise.methods.bottleneck import BottleneckAdapter, BottleneckConfig
+from tunewise.sections import TrainConfig
 from tunewise.train.batching import IGNORE_INDEX, Encoded, collate
 from tunewise.train.loop import train
 from tunewise.train.loss import answer_loss, answer_loss_sum

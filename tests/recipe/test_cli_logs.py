@@ -7,7 +7,7 @@ import sys
 
 from conftest import build_tiny_llama, write_tiny_run_config
 
-from tunewise.gguf_export import write_gguf
+from tunewise.export.gguf import write_gguf
 
 
 def test_run_logged_to_a_file_has_one_plain_line_per_event(tiny_tokenizer, tmp_path):

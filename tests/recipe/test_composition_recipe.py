@@ -11,11 +11,13 @@ from conftest import SIZE_INSTRUCTION, build_tiny_llama, write_two_task_config
 from peft import LoraConfig, PeftModel, get_peft_model
 
 from tunewise import api
-from tunewise.config import MAIN_TASK, load_config
+from tunewise.config import load_config
 from tunewise.errors import ConfigError
-from tunewise.ladder import CompositionRung, SingleTaskAdapter, planned_methods
+from tunewise.ladder.plan import planned_methods
 from tunewise.methods import composition
+from tunewise.methods.composition import CompositionRung, SingleTaskAdapter
 from tunewise.report.render import terminal_table
+from tunewise.sections import MAIN_TASK
 from tunewise.task import Task
 
 TARGETS = ["q_proj", "v_proj", "down_proj"]

@@ -4,15 +4,17 @@ from __future__ import annotations
 import pytest
 import torch
 
-from tunewise.config import DaptConfig, LoraConfig, TrainConfig
 from tunewise.errors import TrainingError
 from tunewise.methods import lora
 from tunewise.methods.dapt import (
+    DaptConfig,
     continued_pretraining,
     held_out_blocks,
     text_blocks,
     token_stream,
 )
+from tunewise.methods.lora import LoraConfig
+from tunewise.sections import TrainConfig
 from tunewise.train.batching import collate
 from tunewise.train.loss import answer_loss
 

@@ -16,7 +16,7 @@ from tunewise.cli import main
 from tunewise.config import load_config
 from tunewise.errors import TunewiseError
 from tunewise.evaluate.perplexity import document_nll, perplexity_with_ci
-from tunewise.evaluate.standalone import EvalSettings
+from tunewise.standalone import EvalSettings
 
 
 @pytest.fixture

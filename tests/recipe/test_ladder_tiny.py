@@ -7,10 +7,10 @@ from peft import PeftModel
 from transformers import AutoModelForCausalLM
 
 from tunewise import api
-from tunewise.benchmarks import GENERAL_KNOWLEDGE
 from tunewise.config import load_config
 from tunewise.errors import DataError
-from tunewise.evaluate.benchmarks import read_benchmark, score_benchmark
+from tunewise.evaluate.multiple_choice import read_benchmark, score_benchmark
+from tunewise.question_sets import GENERAL_KNOWLEDGE
 
 
 def _config(tmp_path, model_dir):

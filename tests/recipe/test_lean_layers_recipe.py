@@ -6,8 +6,8 @@ ladder's own loader from a saved folder, as a run loads it, so a loader that let
 """
 import torch
 
-from tunewise.config import TrainConfig
 from tunewise.models.load import load_causal_lm
+from tunewise.sections import TrainConfig
 from tunewise.train.batching import IGNORE_INDEX, Encoded, collate
 from tunewise.train.fused import _lean_forward_for
 from tunewise.train.loop import train

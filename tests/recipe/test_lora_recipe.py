@@ -6,10 +6,11 @@ import torch
 from peft import PeftModel
 from transformers import LlamaConfig, LlamaForCausalLM
 
-from tunewise.config import LoraConfig, TrainConfig
-from tunewise.cost import count_parameters
 from tunewise.errors import TrainingError
 from tunewise.methods import lora
+from tunewise.methods.lora import LoraConfig
+from tunewise.models.load import count_parameters
+from tunewise.sections import TrainConfig
 from tunewise.train.batching import IGNORE_INDEX, Encoded, collate
 from tunewise.train.loop import train
 from tunewise.train.loss import answer_loss_sum

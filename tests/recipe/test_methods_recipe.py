@@ -6,8 +6,9 @@ from peft import PeftModel
 from transformers import AutoModelForCausalLM
 
 from tunewise.config import config_from_dict
-from tunewise.ladder import TunedRung, methods_for
+from tunewise.ladder.plan import method_rungs
 from tunewise.methods import bottleneck, freeze
+from tunewise.methods.tuned import TunedRung
 from tunewise.records import Example
 from tunewise.task import Task, default_instruction
 
@@ -52,8 +53,9 @@ def _rung(name: str, model_dir, lr_scale: float = 1.0) -> TunedRung:
         "bottleneck": {"size": 8, "lr": 1e-2},
     })
     task = Task("classification", LABELS, "accuracy", default_instruction(LABELS))
-    (method,) = methods_for(name, config, task)
-    return TunedRung(task, config, method)
+    (rung,) = method_rungs(name, config, task)
+    assert isinstance(rung, TunedRung)
+    return rung
 
 
 def _base_name(name: str, base: dict) -> str | None:
@@ -109,15 +111,15 @@ def test_method_learns_only_its_weights_and_reloads(name, tiny_model_dir, tmp_pa
 
 
 def test_qlora_is_skipped_without_cuda_with_its_reason(tiny_model_dir):
-    (method,) = methods_for("qlora", _rung("ia3", tiny_model_dir).config, None)
+    (rung,) = method_rungs("qlora", _rung("ia3", tiny_model_dir).config, None)
     if torch.cuda.is_available():
         pytest.skip("this machine has CUDA: QLoRA runs")
-    assert "CUDA" in method.skip_reason
+    assert "CUDA" in rung.skip_reason
 
 
 def test_rank_sweep_gives_one_rung_per_rank_with_alpha_scaled(tiny_model_dir):
     config = _rung("ia3", tiny_model_dir).config
-    methods = methods_for("lora_ranks", config.model_copy(update={"lora": config.lora.model_copy(
+    methods = method_rungs("lora_ranks", config.model_copy(update={"lora": config.lora.model_copy(
         update={"sweep_ranks": [2, 8]})}), None)
     assert [m.name for m in methods] == ["lora_r2", "lora_r8"]
     assert "r=2 alpha=4" in methods[0].description and "r=8 alpha=16" in methods[1].description
@@ -127,8 +129,8 @@ def test_rank_sweep_gives_one_rung_per_rank_with_alpha_scaled(tiny_model_dir):
 def test_prompt_learning_loss_equals_full_logits_loss(kind, tiny_llama):
     import torch.nn.functional as F
 
-    from tunewise.config import PromptLearningConfig
     from tunewise.methods import prompt_learning
+    from tunewise.methods.prompt_learning import PromptLearningConfig
     from tunewise.train.batching import IGNORE_INDEX, Encoded, collate
     from tunewise.train.loss import answer_loss_sum
 
@@ -150,7 +152,7 @@ def test_prompt_learning_loss_equals_full_logits_loss(kind, tiny_llama):
 def test_method_trains_and_generates_on_a_generation_task_without_instruction(name, tiny_model_dir, tmp_path):
     rung = _rung(name, tiny_model_dir)
     rung.task = Task("generation", None, "token_f1", None)  # no instruction: prompt tuning starts at random
-    rung.method = methods_for(name, rung.config, rung.task)[0]
+    rung.method = method_rungs(name, rung.config, rung.task)[0].method
     rung.config = rung.config.model_copy(update={"eval": rung.config.eval.model_copy(update={"max_new_tokens": 4})})
     examples = [Example(id=f"g{i}", messages=({"role": "user", "content": f"say {w}"},), answer=w)
                 for i, w in enumerate(["red", "cat", "oak", "elm"] * 6)]

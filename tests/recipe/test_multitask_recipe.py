@@ -11,8 +11,9 @@ from conftest import SIZE_INSTRUCTION, write_two_task_config
 from tunewise import api
 from tunewise.config import load_config
 from tunewise.errors import DataError
-from tunewise.ladder import MultitaskRung, TunedRung, lora_method, sft_examples
-from tunewise.methods.multitask import TaskData
+from tunewise.methods.lora import lora_method
+from tunewise.methods.multitask import MultitaskRung, TaskData
+from tunewise.methods.tuned import TunedRung, sft_examples
 from tunewise.task import Task
 from tunewise.train.batching import collate
 from tunewise.train.loss import answer_loss
@@ -95,8 +96,8 @@ def test_bad_lines_in_every_tasks_file_are_reported_together_before_training(tin
 
 
 def _examples(path, fmt):
-    from tunewise.config import DataConfig, TaskConfig
     from tunewise.data import prepare_data
+    from tunewise.sections import DataConfig, TaskConfig
 
     return prepare_data(DataConfig(path=path, format=fmt, max_length=64), TaskConfig())
 

@@ -10,8 +10,8 @@ import pytest
 
 from tunewise import api
 from tunewise.config import load_config
+from tunewise.evaluate.predict import BaseModelCache, prompt_limit
 from tunewise.models.embed import TextEncoder
-from tunewise.predict import BaseModelCache, prompt_limit
 from tunewise.prompting.demos import NearestDemos
 from tunewise.prompting.rungs import PromptRung
 from tunewise.records import Example

@@ -13,8 +13,8 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from tunewise.config import TrainConfig
 from tunewise.errors import TrainingError
+from tunewise.sections import TrainConfig
 from tunewise.train.checkpoint import OPTIMIZER, STATE, TRAINABLE, rng_file, state_dirs
 from tunewise.train.loop import train
 

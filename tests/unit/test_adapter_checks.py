@@ -14,7 +14,8 @@ from conftest import build_tiny_llama
 from safetensors.torch import load_file, save_file
 
 from tunewise.errors import ModelError
-from tunewise.models.adapted import BASE_RECORD, PEFT_WEIGHTS, load_adapted, write_base_record
+from tunewise.methods.artifacts import load_adapted
+from tunewise.models.adapted import BASE_RECORD, PEFT_WEIGHTS, write_base_record
 
 SRC = Path(__file__).resolve().parents[2] / "src" / "tunewise"
 

@@ -11,7 +11,8 @@ import pytest
 import torch
 
 from tunewise.errors import DataError
-from tunewise.evaluate.benchmarks import (
+from tunewise.evaluate.likelihood import score_pairs
+from tunewise.evaluate.multiple_choice import (
     QA_PRIMER,
     ChoiceItem,
     benchmark_metrics,
@@ -21,7 +22,6 @@ from tunewise.evaluate.benchmarks import (
     read_benchmark,
     score_benchmark,
 )
-from tunewise.evaluate.likelihood import score_pairs
 
 
 def write_jsonl(path, records) -> str:
@@ -125,7 +125,7 @@ def test_mc2_is_the_probability_mass_on_true_answers():
 def test_metrics_have_intervals_and_groups():
     items = [ChoiceItem(str(i), "c", (" a", " b"), (0,), "even" if i % 2 == 0 else "odd") for i in range(20)]
     lls = [[0.0, -1.0] if i % 2 == 0 else [-1.0, 0.0] for i in range(20)]
-    from tunewise.evaluate.benchmarks import BenchmarkScores
+    from tunewise.evaluate.multiple_choice import BenchmarkScores
 
     scores = BenchmarkScores("arc", items, lls, item_metrics(items, lls, "arc"))
     metrics = benchmark_metrics(scores, n_resamples=200)

@@ -68,7 +68,8 @@ def test_data_check_with_length_check_loads_no_model_weights(tmp_path):
 
 
 def test_methods_lists_every_rung_and_method_a_config_accepts(capsys):
-    from tunewise.config import ALL_METHODS, RungName
+    from tunewise.config import ALL_METHODS
+    from tunewise.sections import RungName
 
     assert main(["methods"]) == 0
     listed = [line.split()[0] for line in capsys.readouterr().out.splitlines() if line.startswith("  ")]

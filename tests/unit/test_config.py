@@ -3,7 +3,13 @@ from pathlib import Path
 
 import pytest
 
-from tunewise.config import Config, config_from_dict, config_to_yaml, describe_fields, load_config
+from tunewise.config import (
+    Config,
+    config_from_dict,
+    config_to_yaml,
+    describe_fields,
+    load_config,
+)
 from tunewise.errors import ConfigError
 
 REPO = Path(__file__).resolve().parents[2]
@@ -73,12 +79,12 @@ def test_every_shipped_yaml_loads(path):
 
 @pytest.mark.parametrize("path", sorted(REPO.glob("configs/*.yaml")) + sorted(REPO.glob("examples/*/*.yaml")))
 def test_every_shipped_yaml_builds_its_plan_without_loading_a_model(path):
-    from tunewise.ladder import build_plan, planned_methods
+    from tunewise.ladder.plan import build_plan, planned_methods
     from tunewise.task import Task
 
     config = load_config(path)
     task = Task("classification", ["a", "b"], "accuracy", "Pick a or b.")
-    names = [rung.name for rung in build_plan(config, task, [])]
+    names = [planned.rung.name for planned in build_plan(config, task, [])]
     for method in planned_methods(config):
         assert any(name == method or name.startswith("lora_r") for name in names), (method, names)
     if config.dapt.text is not None:

@@ -6,9 +6,9 @@ import json
 
 import pytest
 
-from tunewise.config import DataConfig
 from tunewise.data import detect_format, load_file
 from tunewise.records import Example
+from tunewise.sections import DataConfig
 
 ROWS = [("What is 2+2?", "4"), ("Capital of France?", "Paris"), ("Colour of the sky?", "blue")]
 

@@ -10,9 +10,9 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tunewise.config import DataConfig
 from tunewise.data.load import load_file
 from tunewise.errors import DataError
+from tunewise.sections import DataConfig
 
 FILE_LEVEL = {"not_found", "empty", "unknown_format", "no_format"}  # problems about the file, not a line
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 import hashlib
 import json
 
-from tunewise.config import DataConfig, SplitConfig, TaskConfig
 from tunewise.data import check_data, prepare_data
+from tunewise.sections import DataConfig, SplitConfig, TaskConfig
 
 
 def write_jsonl(path, records):

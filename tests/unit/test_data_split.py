@@ -6,10 +6,10 @@ from collections import Counter
 
 import pytest
 
-from tunewise.config import DataConfig, SplitConfig, TaskConfig
 from tunewise.data import own_split, prepare_data, split_examples
 from tunewise.data.split import held_out_sizes
 from tunewise.records import Example
+from tunewise.sections import DataConfig, SplitConfig, TaskConfig
 
 
 def examples(labels: dict[str, int]) -> list[Example]:

@@ -5,9 +5,9 @@ import json
 
 import pytest
 
-from tunewise.config import DataConfig, TaskConfig
 from tunewise.data import check_data, check_file, prepare_data
 from tunewise.errors import DataError
+from tunewise.sections import DataConfig, TaskConfig
 
 TASK = TaskConfig()
 

@@ -4,7 +4,7 @@ import re
 
 import pytest
 
-from tunewise.ladder import RungResult
+from tunewise.ladder.result import RungResult
 from tunewise.records import Example, Prediction
 from tunewise.report.errors import error_analysis, error_analysis_markdown
 

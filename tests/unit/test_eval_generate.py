@@ -4,9 +4,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-from tunewise.config import SamplingConfig
 from tunewise.evaluate.generate import cut_at_stop, decode_answer, generate
 from tunewise.models.chat_template import prompt_ids
+from tunewise.sections import SamplingConfig
 
 QUESTIONS = ["hi", "My invoice is wrong and I was charged twice.", "What is the capital of France?", "The app crashes"]
 

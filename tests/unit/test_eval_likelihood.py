@@ -6,7 +6,11 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from tunewise.evaluate.likelihood import _score_batch_full, score_continuations, score_labels
+from tunewise.evaluate.likelihood import (
+    _score_batch_full,
+    score_continuations,
+    score_labels,
+)
 from tunewise.models.chat_template import answer_ids, prompt_ids
 
 PROMPTS = [[5, 9, 40, 41, 42, 7, 8, 100, 3], [17, 4], [60, 61, 62, 63, 64, 65], [250]]

@@ -1,9 +1,10 @@
 """The forgetting section: a significant drop against the base is flagged, an unchanged rung is not."""
 from __future__ import annotations
 
-from tunewise.config import Config, DataConfig
-from tunewise.evaluate.benchmarks import BenchmarkScores, ChoiceItem, item_metrics
+from tunewise.config import Config
 from tunewise.evaluate.forgetting import forgetting_markdown, forgetting_section
+from tunewise.evaluate.multiple_choice import BenchmarkScores, ChoiceItem, item_metrics
+from tunewise.sections import DataConfig
 
 ITEMS = [ChoiceItem(f"q{i}", "Question: ?\nAnswer:", (" yes", " no"), (0,), "even" if i % 2 else "odd")
          for i in range(40)]

@@ -11,8 +11,8 @@ from collections import Counter
 
 import pytest
 
-from tunewise.benchmarks import GENERAL_KNOWLEDGE
-from tunewise.benchmarks.generate_general_knowledge import CATEGORIES, main
+from tunewise.question_sets import GENERAL_KNOWLEDGE
+from tunewise.question_sets.generate_general_knowledge import CATEGORIES, main
 
 LABELS = ["A", "B", "C", "D"]
 ARITHMETIC = re.compile(r"What is (\d+) ([+\-×]) (\d+)\?")
@@ -99,7 +99,7 @@ def test_a_few_facts_are_keyed_right(records):
 
 
 def test_the_benchmark_reader_loads_every_record_with_its_category(records):
-    from tunewise.evaluate.benchmarks import read_benchmark
+    from tunewise.evaluate.multiple_choice import read_benchmark
 
     items = read_benchmark(GENERAL_KNOWLEDGE, "arc")
     assert len(items) == len(records)

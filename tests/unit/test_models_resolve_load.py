@@ -8,8 +8,14 @@ import torch
 from safetensors.torch import save_file
 
 from tunewise.errors import ModelError
-from tunewise.models.load import cached_model_dir, load_causal_lm, load_tokenizer, tunewise_home
-from tunewise.models.resolve import list_models, resolve_encoder, resolve_model
+from tunewise.models.load import (
+    cached_model_dir,
+    list_models,
+    load_causal_lm,
+    load_tokenizer,
+    tunewise_home,
+)
+from tunewise.models.resolve import resolve_encoder, resolve_model
 
 
 def test_missing_path_names_the_choices(tmp_path):

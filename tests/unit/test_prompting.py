@@ -1,7 +1,11 @@
 """Prompt templates and demonstration selection."""
 from collections import Counter
 
-from tunewise.prompting.templates import demo_order, few_shot_messages, zero_shot_messages
+from tunewise.prompting.templates import (
+    demo_order,
+    few_shot_messages,
+    zero_shot_messages,
+)
 from tunewise.records import Example
 
 

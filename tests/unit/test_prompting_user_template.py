@@ -2,7 +2,11 @@
 import pytest
 
 from tunewise.errors import ConfigError
-from tunewise.prompting.user_template import check_template, template_messages, template_problems
+from tunewise.prompting.user_template import (
+    check_template,
+    template_messages,
+    template_problems,
+)
 from tunewise.records import Example
 from tunewise.task import Task
 

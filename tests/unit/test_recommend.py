@@ -1,6 +1,6 @@
 """Recommendation: the cheapest rung as good as the best one (paired test, else overlapping CIs)."""
-from tunewise.ladder import RungResult
-from tunewise.recommend import recommend
+from tunewise.ladder.recommend import recommend
+from tunewise.ladder.result import RungResult
 
 
 def _rung(name, kind, value, lo, hi, fit_s=0.0, disk=0, predict_s=1.0):

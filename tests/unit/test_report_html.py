@@ -14,7 +14,8 @@ from markupsafe import escape
 
 from tunewise import api
 from tunewise.config import load_config
-from tunewise.report.html import html_report, markdown_html, write_html_report
+from tunewise.report.files import write_html_report
+from tunewise.report.html import html_report, markdown_html
 from tunewise.report.svg import Mark, pareto_front
 
 SVG = "{http://www.w3.org/2000/svg}"

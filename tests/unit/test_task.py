@@ -1,8 +1,8 @@
 """Task resolution: type, labels, metric and instruction from the config, else from the data."""
 from __future__ import annotations
 
-from tunewise.config import TaskConfig
 from tunewise.records import Example
+from tunewise.sections import TaskConfig
 from tunewise.task import resolve_task, with_labels
 
 

@@ -4,7 +4,12 @@ import random
 import pytest
 import torch
 
-from tunewise.train.batching import IGNORE_INDEX, Encoded, collate, length_grouped_batches
+from tunewise.train.batching import (
+    IGNORE_INDEX,
+    Encoded,
+    collate,
+    length_grouped_batches,
+)
 
 
 def _lengths(n: int, seed: int = 0) -> list[int]:

@@ -3,8 +3,8 @@ import pytest
 import torch
 from transformers import LlamaConfig, LlamaForCausalLM
 
-from tunewise.config import LoraConfig
 from tunewise.methods import lora
+from tunewise.methods.lora import LoraConfig
 from tunewise.train.batching import IGNORE_INDEX, Encoded, collate
 from tunewise.train.loss import answer_loss, answer_loss_sum, full_vocab_loss
 

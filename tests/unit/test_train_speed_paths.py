@@ -4,8 +4,9 @@ import torch
 import torch.nn.functional as F
 from transformers import LlamaConfig, LlamaForCausalLM
 
-from tunewise.config import LoraConfig, TrainConfig
 from tunewise.methods import lora
+from tunewise.methods.lora import LoraConfig
+from tunewise.sections import TrainConfig
 from tunewise.train.batching import (
     IGNORE_INDEX,
     Encoded,

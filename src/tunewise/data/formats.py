@@ -9,9 +9,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tunewise.config import DataConfig
 from tunewise.errors import Problem
 from tunewise.records import Example, Message
+from tunewise.sections import DataConfig
 
 FORMATS = ("chat", "alpaca", "prompt_completion", "classification")
 CSV_FORMATS = ("alpaca", "prompt_completion", "classification")  # chat needs nested lists: JSONL only

@@ -12,7 +12,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tunewise.config import DataConfig
 from tunewise.data.formats import (
     CSV_FORMATS,
     Where,
@@ -24,6 +23,7 @@ from tunewise.data.formats import (
 )
 from tunewise.errors import Problem
 from tunewise.records import Example
+from tunewise.sections import DataConfig
 
 
 @dataclass

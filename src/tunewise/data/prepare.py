@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tunewise.config import DataConfig, TaskConfig
 from tunewise.data.leakage import LeakageReport, find_leakage
 from tunewise.data.split import Split, own_split, split_examples
 from tunewise.data.validate import (
@@ -20,6 +19,7 @@ from tunewise.data.validate import (
 )
 from tunewise.errors import DataError, Problem
 from tunewise.records import Example
+from tunewise.sections import DataConfig, TaskConfig
 from tunewise.task import Task, example_label, resolve_task, resolve_type
 
 

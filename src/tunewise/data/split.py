@@ -10,8 +10,8 @@ import math
 from collections import defaultdict
 from dataclasses import dataclass
 
-from tunewise.config import SplitConfig
 from tunewise.records import Example
+from tunewise.sections import SplitConfig
 from tunewise.task import example_label
 
 SPLIT_NAMES = ("train", "val", "test")

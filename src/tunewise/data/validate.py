@@ -11,12 +11,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tunewise.config import DataConfig, TaskConfig
 from tunewise.data.formats import answer_field
 from tunewise.data.leakage import LeakageReport
 from tunewise.data.load import load_file
 from tunewise.errors import Problem
 from tunewise.records import Example
+from tunewise.sections import DataConfig, TaskConfig
 from tunewise.task import default_instruction, example_label, resolve_type, with_labels
 
 CountTokens = Callable[[Example, str | None], int]  # (example, system instruction) -> prompt + answer tokens

@@ -6,10 +6,9 @@ The same questions, prompts and weight dtype for every model, so a change comes 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from tunewise.benchmarks import BUNDLED_BENCHMARK, benchmark_file
-from tunewise.config import Config
-from tunewise.evaluate.benchmarks import (
+from tunewise.evaluate.multiple_choice import (
     BenchmarkScores,
     ChoiceItem,
     benchmark_metrics,
@@ -18,6 +17,10 @@ from tunewise.evaluate.benchmarks import (
     score_loaded_model,
 )
 from tunewise.evaluate.significance import compare, p_value
+from tunewise.question_sets import BUNDLED_BENCHMARK, benchmark_file
+
+if TYPE_CHECKING:
+    from tunewise.config import Config
 
 
 def benchmark_path(config: Config) -> Path | None:

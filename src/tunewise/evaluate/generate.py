@@ -11,16 +11,15 @@ from collections.abc import Callable, Sequence
 import torch
 from transformers import GenerationConfig, PreTrainedModel, PreTrainedTokenizerBase
 
-from tunewise.config import SamplingConfig
 from tunewise.evaluate.likelihood import (
     SharedPrefix,
     autocast,
     cache_arg,
-    is_prompt_learning,
-    padded,
     shared_prefix,
 )
 from tunewise.models.chat_template import end_of_turn_id
+from tunewise.models.forward import padded, runs_whole
+from tunewise.sections import SamplingConfig
 
 
 def generate(
@@ -52,8 +51,8 @@ def generate(
     answers: list[str] = [""] * len(prompts)
     order = sorted(range(len(prompts)), key=lambda i: len(prompts[i]))  # similar lengths: less padding
     with torch.inference_mode(), autocast(precision, device):
-        # Prompt-learning adapters add virtual tokens in front inside forward, so a prefix run alone would miss them.
-        prefix = None if is_prompt_learning(model) or not prompts else shared_prefix(model, prompts, device)
+        # A model that adds virtual tokens inside its forward must see whole prompts: a prefix run alone misses them.
+        prefix = None if runs_whole(model) or not prompts else shared_prefix(model, prompts, device)
         for start in range(0, len(order), batch_size):
             rows = order[start : start + batch_size]
             batch = generate_ids(model, [prompts[i] for i in rows], config, device, prefix, tokenizer)

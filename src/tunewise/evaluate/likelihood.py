@@ -17,8 +17,8 @@ import torch
 import torch.nn.functional as F
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
-from tunewise.methods.prompt_learning import is_prompt_learning, logits_at
 from tunewise.models.chat_template import answer_ids
+from tunewise.models.forward import logits_at, padded, runs_whole
 
 
 def score_labels(
@@ -57,7 +57,7 @@ def score_continuations(
         raise ValueError("every prompt and every continuation needs at least one token")
     scores = np.empty((len(prompts), len(continuations)))
     device = next(model.parameters()).device
-    full = is_prompt_learning(model)
+    full = runs_whole(model)
     # Similar lengths in one batch waste less compute on padding; results go back in the caller's order.
     order = sorted(range(len(prompts)), key=lambda i: len(prompts[i]))
     with torch.inference_mode(), autocast(precision, device):
@@ -118,20 +118,6 @@ def autocast(precision: str, device: torch.device):
     if precision not in ("bf16", "fp32"):
         raise ValueError(f"precision must be 'bf16' or 'fp32', got {precision!r}")
     return torch.autocast(device.type, dtype=torch.bfloat16) if precision == "bf16" else nullcontext()
-
-
-def padded(
-    seqs: Sequence[Sequence[int]], side: str, device: torch.device, pad_id: int = 0
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """(ids, mask), both (len(seqs), longest): sequences padded with pad_id on `side`, mask 1 on real tokens."""
-    width = max(len(s) for s in seqs)
-    ids = torch.full((len(seqs), width), pad_id, dtype=torch.long)
-    mask = torch.zeros(len(seqs), width, dtype=torch.long)
-    for row, seq in enumerate(seqs):
-        cols = slice(width - len(seq), width) if side == "left" else slice(0, len(seq))
-        ids[row, cols] = torch.tensor(seq, dtype=torch.long)
-        mask[row, cols] = 1
-    return ids.to(device), mask.to(device)
 
 
 def _next_token_log_probs(model: PreTrainedModel, hidden: torch.Tensor) -> torch.Tensor:

@@ -12,15 +12,28 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Literal
 
 import torch
-from pydantic import ValidationError
+from pydantic import Field, ValidationError
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from torch import Tensor, nn
 
-from tunewise.config import BottleneckConfig
 from tunewise.errors import ModelError
+from tunewise.methods.spec import MethodSpec, PlanContext, SectionSpec
+from tunewise.methods.tuned import Method, TunedRung
+from tunewise.sections import Section
+
+
+class BottleneckConfig(Section):
+    size: int = Field(64, ge=1, description="bottleneck width of each adapter (down-projection size)")
+    nonlinearity: Literal["relu", "gelu", "silu"] = Field("relu", description="activation between the projections")
+    placement: list[Literal["attention", "mlp"]] = Field(
+        ["attention", "mlp"], description="after which sublayers of every block an adapter is inserted (Houlsby: both)"
+    )
+    lr: float = Field(1e-3, gt=0, description="learning rate for the adapters")
+
 
 ADAPTERS = "bottleneck"  # the ModuleDict each decoder layer holds its adapters in
 CONFIG_FILE = "bottleneck_config.json"
@@ -155,3 +168,16 @@ def _hidden_size(model: nn.Module) -> int:
     if not isinstance(hidden, int):
         raise ModelError(f"{type(model).__name__} has no config.hidden_size; cannot size bottleneck adapters")
     return hidden
+
+
+def _rung(plan: PlanContext) -> TunedRung:
+    bc = plan.config.bottleneck
+    method = Method("bottleneck", f"bottleneck adapters (width {bc.size}, {bc.nonlinearity}) after "
+                    f"{' and '.join(bc.placement)}", lambda model, tokenizer: apply(model, bc),
+                    lambda model, tokenizer, directory: save(model, directory), lr=bc.lr)
+    return TunedRung(plan.task, plan.config, method)
+
+
+SECTION = SectionSpec("bottleneck", BottleneckConfig, "bottleneck adapter rung")
+METHODS = [MethodSpec("bottleneck", "Houlsby bottleneck adapters after attention and MLP (tunewise's own module)",
+                      lambda plan: [_rung(plan)])]

@@ -12,27 +12,38 @@ import time
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 import torch
+from pydantic import Field
 from safetensors.numpy import load_file, save_file
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
 
-from tunewise.config import Config
-from tunewise.cost import count_parameters
 from tunewise.errors import ModelError, TrainingError
 from tunewise.io import write_json
+from tunewise.methods.spec import MethodSpec, SectionSpec
 from tunewise.models.chat_template import prompt_ids, truncate_prompt
 from tunewise.models.embed import TextEncoder, embed_sequences
-from tunewise.models.load import load_causal_lm
-from tunewise.predict import context_length
+from tunewise.models.forward import context_length
+from tunewise.models.load import count_parameters, eval_dtype, load_causal_lm
 from tunewise.progress import progress_printer
 from tunewise.prompting.templates import demo_order, user_text, zero_shot_messages
-from tunewise.records import Example, Prediction
-from tunewise.rung import FitInfo
+from tunewise.records import Example, FitInfo, Prediction
+from tunewise.sections import Section
 from tunewise.task import Task, example_label
+
+if TYPE_CHECKING:
+    from tunewise.config import Config
+
+
+
+class FeaturesConfig(Section):
+    C: float = Field(1.0, gt=0, description="inverse L2 regularisation strength of the logistic regression")
+    max_iter: int = Field(2000, ge=10, description="iterations of the logistic-regression solver")
+    max_length: int = Field(256, ge=8, description="tokens of each example embedded (longer inputs are cut)")
+
 
 Source = Literal["decoder", "encoder"]
 WEIGHTS_FILE = "classifier.safetensors"
@@ -146,6 +157,10 @@ class FeatureRung:
     """A frozen decoder (`features`) or encoder (`encoder_features`) embeds; a logistic regression classifies."""
 
     kind = "fine-tuning"
+    resume = False  # fitting a logistic regression has no saved state to continue from
+    base_params = None  # the frozen model predicts unchanged, with the classifier added
+    other_tasks = ()  # scored on this run's task only
+    summary = retrieval = None  # not a prompting or retrieving rung
 
     def __init__(self, task: Task, config: Config, source: Source):
         if source not in ("decoder", "encoder"):
@@ -271,6 +286,17 @@ class FeatureRung:
 
     # -------------------------------------------------------- embedding
 
+    def predict_task(self, task: Task, test: list[Example]) -> list[Prediction]:
+        """Only this run's task is predicted (other_tasks is empty)."""
+        raise ValueError(f"rung {self.name} predicts only its own task")
+
+    def language_model(self) -> None:
+        """No language model of its own: the forgetting check has nothing to compare."""
+        return None
+
+    def notes(self) -> list[str]:
+        return []
+
     def embed(self, examples: list[Example], what: str = "embed") -> tuple[np.ndarray, int]:
         """((N, H) fp32 embeddings, tokens embedded) of the examples, in their order."""
         self._load()
@@ -301,8 +327,7 @@ class FeatureRung:
             if self.encoder is not None:
                 self.model, self.tokenizer = self.encoder.load()  # frozen by TextEncoder
             else:
-                dtype = torch.bfloat16 if self.config.train.precision == "bf16" else torch.float32
-                self.model, self.tokenizer = load_causal_lm(self.model_name, dtype=dtype)
+                self.model, self.tokenizer = load_causal_lm(self.model_name, dtype=eval_dtype(self.config))
                 self.model.requires_grad_(False)  # frozen: nothing here ever trains it
         return self.model, self.tokenizer
 
@@ -313,3 +338,12 @@ def _pooling_words(source: Source) -> str:
 
 def _model_field(source: Source) -> str:
     return "name" if source == "decoder" else "encoder"
+
+
+SECTION = SectionSpec("features", FeaturesConfig, "feature-based rungs (frozen embeddings + logistic regression)")
+METHODS = [
+    MethodSpec("features", "frozen decoder, mean-pooled hidden states -> logistic regression (classification)",
+               lambda plan: [FeatureRung(plan.task, plan.config, "decoder")], one_process=True),
+    MethodSpec("encoder_features", "frozen MiniLM embeddings -> logistic regression (classification)",
+               lambda plan: [FeatureRung(plan.task, plan.config, "encoder")], one_process=True),
+]

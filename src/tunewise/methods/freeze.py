@@ -13,12 +13,23 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from pydantic import Field
 from safetensors.torch import load_file
 from torch import nn
 
-from tunewise.config import FreezeConfig
 from tunewise.errors import ModelError
+from tunewise.methods.spec import MethodSpec, PlanContext, SectionSpec
+from tunewise.methods.tuned import Method, TunedRung
+from tunewise.sections import Section
 from tunewise.train.checkpoint import load_trainable, save_trainable
+
+
+class FreezeConfig(Section):
+    trainable_layers: int = Field(
+        2, ge=0, description="last N transformer blocks trained with the output layer; 0 = the output layer only"
+    )
+    lr: float = Field(5e-5, gt=0, description="learning rate for the unfrozen layers")
+
 
 CONFIG_FILE = "freeze_config.json"
 WEIGHTS_FILE = "trainable.safetensors"
@@ -89,3 +100,16 @@ def _untie_output_layer(model: nn.Module) -> nn.Module:
         if hasattr(model.config, "get_text_config"):
             model.config.get_text_config().tie_word_embeddings = False
     return head
+
+
+def _rung(plan: PlanContext) -> TunedRung:
+    fc = plan.config.freeze
+    what = f"output layer + last {fc.trainable_layers} block(s)" if fc.trainable_layers else "output layer only"
+    method = Method("freeze", f"{what} trained, the rest frozen", lambda model, tokenizer: apply(model, fc),
+                    lambda model, tokenizer, directory: save(model, directory), lr=fc.lr)
+    return TunedRung(plan.task, plan.config, method)
+
+
+SECTION = SectionSpec("freeze", FreezeConfig, "head-only / last-layers rung")
+METHODS = [MethodSpec("freeze", "train the output layer (+ the last freeze.trainable_layers blocks), freeze the rest",
+                      lambda plan: [_rung(plan)])]

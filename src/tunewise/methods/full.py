@@ -7,7 +7,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from pydantic import Field
 from torch import nn
+
+from tunewise.methods.spec import MethodSpec, PlanContext, SectionSpec
+from tunewise.methods.tuned import Method, TunedRung
+from tunewise.sections import Section
+
+
+class FullConfig(Section):
+    lr: float = Field(2e-5, gt=0, description="learning rate for full fine-tuning (all weights move: keep it low)")
+
 
 
 def apply(model: nn.Module) -> nn.Module:
@@ -23,3 +33,13 @@ def save(model: nn.Module, tokenizer, directory: Path) -> Path:
     model.save_pretrained(directory)
     tokenizer.save_pretrained(directory)
     return directory
+
+
+def _rung(plan: PlanContext) -> TunedRung:
+    method = Method("full", "full fine-tuning of every weight", lambda model, tokenizer: apply(model), save,
+                    lr=plan.config.full.lr, full_precision_base=True)
+    return TunedRung(plan.task, plan.config, method)
+
+
+SECTION = SectionSpec("full", FullConfig, "full fine-tuning rung")
+METHODS = [MethodSpec("full", "full fine-tuning of every weight (stores a whole model)", lambda plan: [_rung(plan)])]

@@ -5,13 +5,25 @@ below LoRA on quality. Saved in PEFT's layout, so plain PEFT loads it.
 """
 from __future__ import annotations
 
-import warnings
-
 from peft import IA3Config as PeftIA3Config
 from peft import PeftModel, get_peft_model
+from pydantic import Field
 from torch import nn
 
-from tunewise.config import IA3Config
+from tunewise.methods.spec import MethodSpec, PlanContext, SectionSpec
+from tunewise.methods.tuned import Method, TunedRung, peft_save, quiet_peft
+from tunewise.sections import Section
+
+
+class IA3Config(Section):
+    target_modules: list[str] = Field(
+        ["k_proj", "v_proj", "down_proj"], description="modules whose activations IA3 rescales"
+    )
+    feedforward_modules: list[str] = Field(
+        ["down_proj"], description="the subset of target_modules that are feed-forward (scaled on their input)"
+    )
+    lr: float = Field(3e-3, gt=0, description="learning rate for the IA3 scaling vectors")
+
 
 
 def apply(model: nn.Module, cfg: IA3Config) -> PeftModel:
@@ -20,6 +32,16 @@ def apply(model: nn.Module, cfg: IA3Config) -> PeftModel:
         feedforward_modules=list(cfg.feedforward_modules),
         task_type="CAUSAL_LM",
     )
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
+    with quiet_peft():
         return get_peft_model(model, peft_cfg)
+
+
+def _rung(plan: PlanContext) -> TunedRung:
+    ic = plan.config.ia3
+    method = Method("ia3", f"IA3 scaling vectors on {','.join(ic.target_modules)}",
+                    lambda model, tokenizer: apply(model, ic), peft_save, lr=ic.lr)
+    return TunedRung(plan.task, plan.config, method)
+
+
+SECTION = SectionSpec("ia3", IA3Config, "IA3 rung")
+METHODS = [MethodSpec("ia3", "learned scaling of keys, values and MLP activations (PEFT)", lambda plan: [_rung(plan)])]

@@ -10,15 +10,64 @@ from __future__ import annotations
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TypeVar
+from pathlib import Path
+from typing import TYPE_CHECKING, TypeVar
 
-from tunewise.config import MAIN_TASK, MultitaskConfig
+from pydantic import Field, model_validator
+
 from tunewise.data.leakage import normalised_text, prompt_text
 from tunewise.data.prepare import prepare_data
 from tunewise.data.validate import CountTokens
 from tunewise.errors import DataError, Problem
-from tunewise.records import Example
+from tunewise.methods.lora import lora_method
+from tunewise.methods.spec import MethodSpec, SectionSpec
+from tunewise.methods.tuned import TunedRung, sft_examples
+from tunewise.records import Example, FitInfo
+from tunewise.sections import (
+    DATA_FILES,
+    MAIN_TASK,
+    DataConfig,
+    Section,
+    TaskConfig,
+    resolve_file_fields,
+)
 from tunewise.task import Task
+from tunewise.train.batching import Encoded
+
+if TYPE_CHECKING:
+    from tunewise.config import Config
+
+
+
+class ExtraTaskConfig(Section):
+    name: str = Field(
+        description="short name of the task in the report and run folder (letters, digits, '_' or '-')",
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]*$", max_length=40,
+    )
+    data: DataConfig = Field(description="the task's examples and split, as the top-level `data` section")
+    task: TaskConfig = Field(default_factory=TaskConfig, description="the task's type, labels, metric, instruction")
+    weight: float = Field(1.0, gt=0, description="mixing weight: scales the task's share of the training mixture")
+
+
+class MultitaskConfig(Section):
+    tasks: list[ExtraTaskConfig] = Field(
+        [], description="the other tasks trained in the mixture with this run's task (the `multitask` method)"
+    )
+    weight: float = Field(1.0, gt=0, description="mixing weight of this run's own task (`data`/`task` above)")
+    temperature: float = Field(
+        1.0, gt=0,
+        description="each task's share of the mixture is proportional to (weight x training examples)^(1/T): "
+        "1 = in proportion to size, larger values flatten the mixture toward equal shares (small tasks upsampled)",
+    )
+
+    @model_validator(mode="after")
+    def _unique_names(self) -> MultitaskConfig:
+        names = [t.name for t in self.tasks]
+        clashes = sorted({n for n in names if names.count(n) > 1} | ({MAIN_TASK} & set(names)))
+        if clashes:
+            raise ValueError(f"task names must be unique and not '{MAIN_TASK}' (this run's own task): {clashes}")
+        return self
+
 
 T = TypeVar("T")
 
@@ -164,3 +213,65 @@ def main_task_data(task: Task, train, val, test, weight: float, max_length: int)
     """The run's own task as one part of the mixture."""
     return TaskData(MAIN_TASK, task, list(train), list(val), list(test), weight, max_length)
 
+
+
+class MultitaskRung(TunedRung):
+    """One LoRA trained on a mixture of this run's task and `multitask.tasks`, each with its own instruction.
+
+    Scored on this run's test set like every rung, and on each other task's test set (`other_tasks`), where the
+    report sets it next to a LoRA trained on that task alone.
+    """
+
+    def __init__(self, task: Task, config: Config, others: list[TaskData]):
+        super().__init__(task, config, lora_method(config, "multitask"))
+        self.other_tasks = others
+        self.mixture: dict[str, float] = {}  # task name -> share of the training mixture, set by _training_data
+        names = ", ".join(t.name for t in others) or "no other task"
+        self.description = f"{self.description}, trained on a mixture of {MAIN_TASK} + {names}"
+        if not others:
+            self.skip_reason = "multitask needs other tasks: list them under multitask.tasks (name, data, task)"
+
+    def tasks(self, train: list[Example], val: list[Example]) -> list[TaskData]:
+        """Every task of the mixture, this run's first."""
+        main = main_task_data(self.task, train, val, [], self.config.multitask.weight, self.max_length)
+        return [main, *self.other_tasks]
+
+    def _training_data(self, train, val):
+        tasks = self.tasks(train, val)
+        shares = mixture_shares([len(t.train) for t in tasks], [t.weight for t in tasks],
+                                self.config.multitask.temperature)
+        self.mixture = {t.name: round(share, 4) for t, share in zip(tasks, shares)}
+
+        def encode(t: TaskData, examples: list[Example]) -> list[Encoded]:
+            return sft_examples(self.tokenizer, examples, t.task.instruction, t.max_length)
+        mixed_train = mix([encode(t, t.train) for t in tasks], shares, self.config.train.seed)
+        mixed_val = validation_mix([encode(t, t.val) for t in tasks], shares, self.config.train.max_val_examples)
+        return mixed_train, mixed_val
+
+    def fit(self, train, val, workdir) -> FitInfo:
+        info = super().fit(train, val, workdir)
+        info.training["mixture"] = dict(self.mixture)
+        return info
+
+
+def single_task_rung(config: Config, other: TaskData) -> TunedRung:
+    """A LoRA trained and scored on another task alone (what multitask is measured by and composition combines)."""
+    rung = TunedRung(other.task, config, lora_method(config, f"lora[{other.name}]"))
+    rung.description = f"{rung.description}, trained on {other.name} alone"
+    rung.max_length = other.max_length
+    return rung
+
+
+def _resolve_task_paths(raw, base: Path) -> None:
+    if isinstance(raw, dict) and isinstance(raw.get("tasks"), list):
+        for t in raw["tasks"]:
+            if isinstance(t, dict):
+                resolve_file_fields(t.get("data"), DATA_FILES, base)
+
+
+SECTION = SectionSpec("multitask", MultitaskConfig, "other tasks mixed in by the multitask rung",
+                      resolve_paths=_resolve_task_paths)
+METHODS = [MethodSpec(
+    "multitask", "one LoRA on a mixture of this task and multitask.tasks, scored per task next to one LoRA per task "
+    "(brings the lora rung along)", lambda plan: [MultitaskRung(plan.task, plan.config, plan.others)], per_task=True,
+)]

@@ -5,25 +5,38 @@
 - prefix tuning: learned keys and values prepended in every layer's attention;
 - P-tuning: virtual-token embeddings produced by a small MLP prompt encoder.
 All three are tiny to store and need high learning rates. PEFT injects the virtual tokens inside its own
-forward, so training (train/loss.py) and scoring (evaluate/likelihood.py) call the wrapped model as a whole
-for them. Saved in PEFT's layout.
+forward, so the loss and the scorers call such a model as a whole (models/forward.py says which models must be).
+Saved in PEFT's layout.
 """
 from __future__ import annotations
 
-import warnings
+from typing import Literal
 
 import torch
 from peft import (
     PeftModel,
-    PeftType,
     PrefixTuningConfig,
     PromptEncoderConfig,
     PromptTuningConfig,
     get_peft_model,
 )
-from torch import Tensor, nn
+from pydantic import Field
+from torch import nn
 
-from tunewise.config import PromptLearningConfig
+from tunewise.methods.spec import MethodSpec, PlanContext, SectionSpec
+from tunewise.methods.tuned import Method, TunedRung, peft_save, quiet_peft
+from tunewise.sections import Section
+from tunewise.task import Task
+
+
+class PromptLearningConfig(Section):
+    num_virtual_tokens: int = Field(20, ge=1, description="learned virtual tokens (prompt/prefix tuning, P-tuning)")
+    prompt_tuning_init: Literal["text", "random"] = Field(
+        "text", description="prompt tuning: start from the embeddings of the task instruction's tokens, or random"
+    )
+    encoder_hidden_size: int = Field(128, ge=1, description="P-tuning: hidden size of the prompt encoder MLP")
+    lr: float = Field(3e-2, gt=0, description="learning rate for the virtual tokens (they need far more than LoRA)")
+
 
 KINDS = ("prompt_tuning", "prefix_tuning", "p_tuning")
 
@@ -39,8 +52,7 @@ def apply(model: nn.Module, cfg: PromptLearningConfig, kind: str, init_ids: list
         peft_cfg = PromptEncoderConfig(**common, encoder_hidden_size=cfg.encoder_hidden_size)
     else:
         raise ValueError(f"unknown prompt-learning kind {kind!r}; expected one of {KINDS}")
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
+    with quiet_peft():
         model = get_peft_model(model, peft_cfg)
     if kind == "prompt_tuning" and cfg.prompt_tuning_init == "text" and init_ids:
         _init_from_tokens(model, init_ids, cfg.num_virtual_tokens)
@@ -50,29 +62,6 @@ def apply(model: nn.Module, cfg: PromptLearningConfig, kind: str, init_ids: list
     return model
 
 
-def is_prompt_learning(model: nn.Module) -> bool:
-    """Whether a PEFT prompt-learning adapter is active: such models cannot use the shared-prefix or packed paths.
-
-    Prompt/prefix tuning and P-tuning inject virtual tokens inside PeftModel.forward, which a prefix run alone or
-    the decoder + output layer called directly would skip.
-    """
-    config = getattr(model, "active_peft_config", None)
-    return bool(config is not None and config.is_prompt_learning)
-
-
-def logits_at(model: nn.Module, input_ids: Tensor, attention_mask: Tensor, keep: Tensor) -> Tensor:
-    """(N, V) logits of a prompt-learning model at the True positions of `keep` (B, T), row by row.
-
-    The output layer runs only there (transformers' `logits_to_keep`), not at every position: full logits of
-    a batch of label continuations would take gigabytes. Prompt tuning and P-tuning prepend their virtual
-    positions to the sequence; prefix tuning adds keys and values but no positions.
-    """
-    config = getattr(model, "active_peft_config", None)  # None: a plain model, nothing prepended
-    if config is not None and config.is_prompt_learning and config.peft_type != PeftType.PREFIX_TUNING:
-        keep = torch.cat([keep.new_zeros(keep.shape[0], config.num_virtual_tokens), keep], dim=1)
-    return model(input_ids=input_ids, attention_mask=attention_mask, logits_to_keep=keep).logits
-
-
 def _init_from_tokens(model: PeftModel, ids: list[int], n: int) -> None:
     """Start the virtual tokens at the embeddings of `ids` (repeated or cut to n): a prompt in words, tuned."""
     ids = (ids * (n // max(len(ids), 1) + 1))[:n]
@@ -80,3 +69,27 @@ def _init_from_tokens(model: PeftModel, ids: list[int], n: int) -> None:
     table = model.prompt_encoder[model.active_adapter].embedding.weight
     with torch.no_grad():
         table.copy_(embeddings[torch.tensor(ids)].to(table.dtype))
+
+
+def _instruction_ids(tokenizer, task: Task) -> list[int] | None:
+    """The task instruction's token ids (prompt tuning starts from them), or None without an instruction."""
+    return tokenizer(task.instruction, add_special_tokens=False)["input_ids"] if task.instruction else None
+
+
+def _rung(plan: PlanContext, kind: str) -> TunedRung:
+    pc = plan.config.prompt_learning
+    method = Method(kind, f"{kind.replace('_', ' ')} through PEFT, {pc.num_virtual_tokens} virtual tokens",
+                    lambda model, tokenizer: apply(model, pc, kind, _instruction_ids(tokenizer, plan.task)),
+                    peft_save, lr=pc.lr)
+    return TunedRung(plan.task, plan.config, method)
+
+
+SECTION = SectionSpec("prompt_learning", PromptLearningConfig, "prompt tuning, prefix tuning and P-tuning rungs")
+METHODS = [
+    MethodSpec("prompt_tuning", "learned virtual input tokens (PEFT), model frozen",
+               lambda plan: [_rung(plan, "prompt_tuning")]),
+    MethodSpec("prefix_tuning", "learned keys/values in every attention layer (PEFT), model frozen",
+               lambda plan: [_rung(plan, "prefix_tuning")]),
+    MethodSpec("p_tuning", "virtual tokens from a small prompt-encoder MLP (PEFT), model frozen",
+               lambda plan: [_rung(plan, "p_tuning")]),
+]

@@ -6,12 +6,22 @@ with the reason, never silently replaced by something else.
 from __future__ import annotations
 
 import importlib.util
+from typing import Literal
 
 import torch
+from pydantic import Field
 from torch import nn
 
-from tunewise.config import LoraConfig, QLoraConfig
 from tunewise.methods import lora
+from tunewise.methods.lora import LoraConfig
+from tunewise.methods.spec import MethodSpec, PlanContext, SectionSpec
+from tunewise.methods.tuned import Method, TunedRung, peft_save
+from tunewise.sections import Section
+
+
+class QLoraConfig(Section):
+    bits: Literal[4, 8] = Field(4, description="4 = NF4 QLoRA, 8 = LLM.int8 base with LoRA (bitsandbytes, CUDA only)")
+
 
 
 def skip_reason() -> str | None:
@@ -39,3 +49,15 @@ def apply(model: nn.Module, cfg: LoraConfig) -> nn.Module:
 
     model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=False)
     return lora.apply(model, cfg)
+
+
+def _rung(plan: PlanContext) -> TunedRung:
+    lc = plan.config.lora
+    method = Method("qlora", f"LoRA r={lc.r} on a {plan.config.qlora.bits}-bit base (bitsandbytes)",
+                    lambda model, tokenizer: apply(model, lc), peft_save, skip_reason=skip_reason())
+    return TunedRung(plan.task, plan.config, method)
+
+
+SECTION = SectionSpec("qlora", QLoraConfig, "QLoRA rung (CUDA only)")
+METHODS = [MethodSpec("qlora", "LoRA on a 4-bit (or 8-bit) base through bitsandbytes; CUDA only, skipped on CPU",
+                      lambda plan: [_rung(plan)])]

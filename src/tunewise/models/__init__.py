@@ -14,6 +14,7 @@ from tunewise.models.chat_template import (
 from tunewise.models.load import (
     cached_model_dir,
     ensure_converted,
+    list_models,
     load_causal_lm,
     load_encoder,
     load_tokenizer,
@@ -21,7 +22,6 @@ from tunewise.models.load import (
 )
 from tunewise.models.resolve import (
     ModelSpec,
-    list_models,
     resolve_encoder,
     resolve_model,
 )

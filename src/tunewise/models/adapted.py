@@ -1,5 +1,5 @@
-"""A language model as a user points at one to evaluate: a base model (bundled name, Hugging Face folder, GGUF
-file, merged export) or a folder holding an adapter (PEFT or tunewise's bottleneck adapters) for a base.
+"""PEFT adapter folders: checked, fingerprinted against their base, attached to it (methods/artifacts.py loads any
+saved artifact, bottleneck adapters and heads included).
 
 Adapters load from safetensors only; an adapter folder names its base model, which `base` overrides. Before an
 adapter is applied its tensors are checked (no NaN or infinite values), and when tunewise saved it, the base is
@@ -18,9 +18,6 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file
 
 from tunewise.errors import ModelError
-from tunewise.methods import bottleneck
-from tunewise.methods.head import HEAD_CONFIG
-from tunewise.models.load import load_causal_lm
 from tunewise.models.resolve import refuse_pickle
 
 PEFT_CONFIG, PEFT_WEIGHTS = "adapter_config.json", "adapter_model.safetensors"
@@ -68,41 +65,6 @@ def check_adapter(directory: Path, model, tokenizer) -> None:
         if differs:
             raise ModelError(f"{directory}: trained on another base model (its {' and '.join(differs)} differ from "
                              f"this base's, see {BASE_RECORD}); load it on the base it was trained on")
-
-
-def adapter_kind(path: Path) -> str | None:
-    """'peft', 'bottleneck' or 'head' for a folder of adapter files; None for anything else (a model)."""
-    if not path.is_dir():
-        return None
-    if (path / HEAD_CONFIG).is_file():
-        return "head"
-    if (path / bottleneck.CONFIG_FILE).is_file():
-        return "bottleneck"
-    if (path / PEFT_CONFIG).is_file():
-        return "peft"
-    return None
-
-
-def load_adapted(target: str | Path, base: str | None = None, dtype: torch.dtype = torch.float32):
-    """(model in eval mode, tokenizer, what was loaded in words) for a model or an adapter folder."""
-    path = Path(target).expanduser()
-    kind = adapter_kind(path)
-    if kind is None:
-        model, tokenizer = load_causal_lm(str(target), dtype=dtype)
-        return model, tokenizer, f"model {target}"
-    if kind == "head":
-        raise ModelError(f"{path}: a classification head (it predicts labels, not text); benchmarks and perplexity "
-                         "need a language model: give a base model, a LoRA-style adapter folder or a merged model")
-    base = base or peft_base(path) if kind == "peft" else base
-    if not base:
-        raise ModelError(f"{path}: a {kind} adapter does not name its base model; pass --base MODEL")
-    model, tokenizer = load_causal_lm(base, dtype=dtype)
-    if kind == "bottleneck":
-        check_adapter(path, model, tokenizer)
-        model = bottleneck.load(model, path).to(dtype)
-    else:
-        model = attach_peft_adapter(model, tokenizer, path, base).to(dtype)  # adapter weights too, as the ladder scores
-    return model.eval(), tokenizer, f"{kind} adapter {path} on {base}"
 
 
 def attach_peft_adapter(model, tokenizer, path: Path, base: str, name: str = "default") -> PeftModel:

@@ -9,9 +9,8 @@ from collections.abc import Callable, Sequence
 import numpy as np
 import torch
 
-from tunewise.evaluate.likelihood import padded
+from tunewise.models.forward import context_length, padded
 from tunewise.models.load import load_encoder
-from tunewise.predict import context_length
 from tunewise.progress import progress_printer
 
 

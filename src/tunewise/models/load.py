@@ -22,11 +22,33 @@ from transformers import (
 
 from tunewise.errors import ModelError
 from tunewise.home import tunewise_home
-from tunewise.models.resolve import ModelSpec, resolve_encoder, resolve_model
+from tunewise.models.resolve import (
+    MINILM,
+    SMOLLM2,
+    ModelSpec,
+    resolve_encoder,
+    resolve_model,
+)
 from tunewise.progress import note, spinner
 
 _HASH_BYTES = 1 << 20  # the first MiB holds the GGUF header and metadata, so it changes when the model does
 _MARKER = "tunewise_converted.txt"  # written last, so a cache dir without it is incomplete
+
+
+def dtype_for(precision: str) -> torch.dtype:
+    """The weight dtype of a `train.precision`: bf16 weights, or fp32."""
+    return torch.bfloat16 if precision == "bf16" else torch.float32
+
+
+def eval_dtype(config) -> torch.dtype:
+    """Every rung predicts with weights in this dtype (bf16 weights skip autocast's per-call weight casts)."""
+    return dtype_for(config.train.precision)
+
+
+def count_parameters(model) -> tuple[int, int]:
+    """(trainable, total) parameters of a torch module; tied weights count once."""
+    params = list(model.parameters())  # yields a shared (tied) tensor only once
+    return sum(p.numel() for p in params if p.requires_grad), sum(p.numel() for p in params)
 
 
 def from_local(auto_class, path: str | Path, **kwargs) -> PreTrainedModel:
@@ -162,3 +184,21 @@ def _loaded(name: str, model: PreTrainedModel, started: float) -> None:
     dtype = str(model.dtype).removeprefix("torch.")
     note(f"loaded {name} ({model.num_parameters() / 1e6:.1f}M parameters, {dtype}) in "
          f"{time.perf_counter() - started:.1f} s")
+
+
+def list_models() -> list[dict]:
+    """The bundled models for `tunewise models`: name, kind, path, whether it resolves, whether it is cached."""
+    rows = []
+    try:
+        spec = resolve_model(SMOLLM2)
+        cache = cached_model_dir(spec)
+        rows.append({"name": SMOLLM2, "kind": "generative", "path": str(spec.file), "ok": True, "error": None,
+                         "cache": str(cache), "cached": is_cached(cache)})
+    except ModelError as err:
+        rows.append({"name": SMOLLM2, "kind": "generative", "path": None, "ok": False, "error": str(err), "cache": None, "cached": False})
+    try:
+        path = resolve_encoder(MINILM)
+        rows.append({"name": MINILM, "kind": "encoder", "path": str(path), "ok": True, "error": None, "cache": None, "cached": True})
+    except ModelError as err:
+        rows.append({"name": MINILM, "kind": "encoder", "path": None, "ok": False, "error": str(err), "cache": None, "cached": False})
+    return rows

@@ -118,23 +118,3 @@ def refuse_pickle(path: Path, patterns, what: str, convert: str) -> None:
             f"{path}: {what} only as pickle ({', '.join(pickled)}), which tunewise does not load because pickle can "
             f"run code; convert them once, in an environment you trust, with `{convert}`"
         )
-
-
-def list_models() -> list[dict]:
-    """The bundled models for `tunewise models`: name, kind, path, whether it resolves, whether it is cached."""
-    from tunewise.models.load import cached_model_dir, is_cached
-
-    rows = []
-    try:
-        spec = resolve_model(SMOLLM2)
-        cache = cached_model_dir(spec)
-        rows.append({"name": SMOLLM2, "kind": "generative", "path": str(spec.file), "ok": True, "error": None,
-                         "cache": str(cache), "cached": is_cached(cache)})
-    except ModelError as err:
-        rows.append({"name": SMOLLM2, "kind": "generative", "path": None, "ok": False, "error": str(err), "cache": None, "cached": False})
-    try:
-        path = resolve_encoder(MINILM)
-        rows.append({"name": MINILM, "kind": "encoder", "path": str(path), "ok": True, "error": None, "cache": None, "cached": True})
-    except ModelError as err:
-        rows.append({"name": MINILM, "kind": "encoder", "path": None, "ok": False, "error": str(err), "cache": None, "cached": False})
-    return rows

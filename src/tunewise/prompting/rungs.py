@@ -8,17 +8,17 @@ from __future__ import annotations
 import time
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from tunewise.config import Config
-from tunewise.cost import count_parameters
-from tunewise.io import write_json
-from tunewise.models.chat_template import prompt_ids
-from tunewise.predict import (
+from tunewise.evaluate.predict import (
     BaseModelCache,
     generate_texts,
     predict_conversations,
     prompt_limit,
 )
+from tunewise.io import write_json
+from tunewise.models.chat_template import prompt_ids
+from tunewise.models.load import count_parameters
 from tunewise.prompting.demos import (
     NearestDemos,
     Selection,
@@ -33,17 +33,42 @@ from tunewise.prompting.templates import (
     zero_shot_messages,
 )
 from tunewise.prompting.user_template import template_messages
-from tunewise.records import Example, Message, Prediction
-from tunewise.rung import FitInfo
+from tunewise.records import Example, FitInfo, Message, Prediction
 from tunewise.task import Task
+
+if TYPE_CHECKING:
+    from tunewise.config import Config
 
 STYLES = ("zero_shot", "prefix", "few_shot", "cot", "template")
 
 
-class PromptRung:
+class UnchangedBaseRung:
+    """What every rung that predicts with the base model unchanged shares (prompting and RAG rungs): nothing trains,
+    so nothing resumes and the forgetting check has nothing to compare; scored on this run's task only."""
+
+    resume = False
+    base_params = None
+    other_tasks = ()
+    base: BaseModelCache
+    name: str
+
+    def parameters(self):
+        return 0, count_parameters(self.base.get()[0])[1]
+
+    def predict_task(self, task: Task, test: list[Example]) -> list[Prediction]:
+        """Only this run's task is predicted (other_tasks is empty)."""
+        raise ValueError(f"rung {self.name} predicts only its own task")
+
+    def language_model(self) -> None:
+        """The base model unchanged: the forgetting check has nothing to compare."""
+        return None
+
+
+class PromptRung(UnchangedBaseRung):
     """The base model with one prompt style; `few_shot` adds k demonstrations chosen by `selection`."""
 
     kind = "prompting"
+    retrieval = None  # no retrieval
 
     def __init__(self, base: BaseModelCache, task: Task, config: Config, style: str = "zero_shot", k: int = 0,
                  selection: Selection = "balanced", nearest: NearestDemos | None = None):
@@ -136,9 +161,6 @@ class PromptRung:
             predictions.append(Prediction(id=i, output=answer or "", details={"reasoning": text}))
         self.summary["answers_not_found"] = missing
         return predictions
-
-    def parameters(self):
-        return 0, count_parameters(self.base.get()[0])[1]
 
     def notes(self) -> list[str]:
         """What the reader should know about this rung's prompts."""

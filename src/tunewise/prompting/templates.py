@@ -11,6 +11,8 @@ from collections import defaultdict
 from collections.abc import Sequence
 
 from tunewise.errors import TrainingError
+from tunewise.models.chat_template import answer_ids, prompt_ids
+from tunewise.models.load import load_tokenizer
 from tunewise.records import Example, Message
 
 
@@ -86,3 +88,15 @@ def demo_order(train: Sequence[Example], seed: int, balance_labels: bool) -> lis
     for round_ in range(max(len(v) for v in by_label.values())):
         ordered.extend(by_label[label][round_] for label in labels if round_ < len(by_label[label]))
     return ordered
+
+
+def token_counter(model_name: str):
+    """count_tokens(example, instruction) for the data's length check: the zero-shot conversation plus the answer,
+    in `model_name`'s tokens (loads only its tokenizer)."""
+    tokenizer = load_tokenizer(model_name)
+
+    def count_tokens(example: Example, instruction: str | None) -> int:
+        messages = zero_shot_messages(example, instruction)
+        return len(prompt_ids(tokenizer, messages)) + len(answer_ids(tokenizer, example.answer))
+
+    return count_tokens

@@ -12,19 +12,21 @@ import shutil
 import time
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from tunewise.config import Config
-from tunewise.cost import count_parameters
 from tunewise.data.text import Document, documents_from_examples, load_documents
+from tunewise.evaluate.predict import BaseModelCache, predict_conversations
 from tunewise.evaluate.stats import bootstrap_mean_ci
 from tunewise.models.embed import TextEncoder
-from tunewise.predict import BaseModelCache, predict_conversations
+from tunewise.prompting.rungs import UnchangedBaseRung
 from tunewise.prompting.templates import user_text, zero_shot_messages
 from tunewise.rag.index import INDEX_FILES, Hit, Mode, Retriever, load_or_build
 from tunewise.rag.metrics import hits_at_k
-from tunewise.records import Example, Message, Prediction
-from tunewise.rung import FitInfo
+from tunewise.records import Example, FitInfo, Message, Prediction
 from tunewise.task import Task
+
+if TYPE_CHECKING:
+    from tunewise.config import Config
 
 
 class RagIndex:
@@ -124,10 +126,12 @@ def _gold_ids(example: Example, field: str) -> list[str]:
     return [str(v) for v in value] if isinstance(value, list) else []
 
 
-class RagRung:
+class RagRung(UnchangedBaseRung):
     """The base model, prompted with the rag.top_k chunks one retriever finds for the input."""
 
     kind = "retrieval"
+    skip_reason = None  # every task can retrieve
+    summary = None  # prompting rungs' settings; the retrieval summary is `retrieval`
 
     def __init__(self, base: BaseModelCache, task: Task, config: Config, mode: Mode, index: RagIndex):
         self.base, self.task, self.config, self.mode, self.index = base, task, config, mode, index
@@ -157,9 +161,6 @@ class RagRung:
                                             [e.id for e in test], self.name)
         self.retrieval = retrieval_summary(hits, test, self.config, self.mode)
         return with_sources(predictions, hits)
-
-    def parameters(self):
-        return 0, count_parameters(self.base.get()[0])[1]
 
     def notes(self) -> list[str]:
         return list(self._notes)

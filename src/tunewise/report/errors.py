@@ -14,7 +14,7 @@ from tunewise.records import Example, Prediction
 from tunewise.report.agreement import compared_rungs
 
 if TYPE_CHECKING:  # the ladder imports torch; the report only reads RungResult's fields
-    from tunewise.ladder import RungResult
+    from tunewise.ladder.result import RungResult
 
 TEXT_CHARS = 300  # characters of input, expected and predicted text kept per example in report.json
 CELL_CHARS = 80  # characters of text kept per report.md table cell

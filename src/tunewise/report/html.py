@@ -13,7 +13,6 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from markupsafe import Markup, escape
 
 from tunewise.evaluate.forgetting import forgetting_markdown
-from tunewise.io import write_text
 from tunewise.report.agreement import agreement_markdown
 from tunewise.report.errors import error_analysis_markdown
 from tunewise.report.render import (
@@ -51,17 +50,6 @@ def html_report(report: dict, run_dir: Path | str | None = None) -> str:
     env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=True, undefined=StrictUndefined,
                       trim_blocks=True, lstrip_blocks=True)
     return env.get_template("report.html.j2").render(page(report, Path(run_dir) if run_dir else None))
-
-
-def write_html_report(run_dir: Path | str) -> Path:
-    """(Re)write runs/<id>/report.html from the folder's report.json; returns the file's path."""
-    # Imported here: api imports this module to write the page at the end of a run.
-    from tunewise.api import load_report
-
-    run_dir = Path(run_dir)
-    path = run_dir / "report.html"
-    write_text(path, html_report(load_report(run_dir), run_dir))
-    return path
 
 
 def page(report: dict, run_dir: Path | None = None) -> dict:

@@ -20,14 +20,14 @@ from peft import PeftModel
 
 from tunewise.config import load_config
 from tunewise.errors import ModelError, TunewiseError
-from tunewise.evaluate.standalone import is_run_dir, run_models
+from tunewise.methods.artifacts import adapter_kind
 from tunewise.models.adapted import (
-    adapter_kind,
     attach_peft_adapter,
     peft_base,
     peft_type,
 )
 from tunewise.models.load import load_causal_lm
+from tunewise.standalone import is_run_dir, run_models
 
 BASE = "base"  # the `model` name that answers with the base model alone
 SERVABLE = ("LORA", "IA3")  # PEFT methods that leave the input alone, so their requests batch with a KV cache

@@ -17,7 +17,8 @@ import torch
 from transformers import DynamicCache
 
 from tunewise.evaluate.generate import stop_token_ids
-from tunewise.evaluate.likelihood import cache_arg, padded
+from tunewise.evaluate.likelihood import cache_arg
+from tunewise.models.forward import padded
 from tunewise.serve.adapters import AdapterPool
 
 

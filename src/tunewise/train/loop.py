@@ -10,6 +10,7 @@ asked.
 """
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import math
@@ -29,9 +30,9 @@ from accelerate.utils import set_seed
 from torch import Tensor, nn
 from torch.optim.lr_scheduler import LambdaLR
 
-from tunewise.config import TrainConfig
 from tunewise.errors import TrainingError
 from tunewise.progress import clock, closing_bar, step_progress
+from tunewise.sections import TrainConfig
 from tunewise.train.batching import (
     IGNORE_INDEX,
     Encoded,
@@ -77,6 +78,13 @@ class TrainResult:
     tokens_per_s: float  # real tokens per second spent in training steps (validation excluded)
     log: list[dict] = field(default_factory=list)  # the train_log.jsonl events
     stopped_early: bool = False  # patience ran out before the planned number of steps
+
+
+def training_summary(result: TrainResult) -> dict:
+    """A TrainResult as the report stores it: its fields, and the logged curve."""
+    training = {k: v for k, v in dataclasses.asdict(result).items() if k != "log"}
+    training["curve"] = result.log
+    return training
 
 
 def train(

@@ -15,7 +15,7 @@ from peft import PeftModel
 from torch import Tensor, nn
 
 from tunewise.errors import TrainingError
-from tunewise.methods.prompt_learning import is_prompt_learning, logits_at
+from tunewise.models.forward import logits_at, runs_whole
 from tunewise.train.batching import IGNORE_INDEX
 
 LOSS_CHUNK = 256  # answer positions per output-layer chunk: 256 x 49,152 fp32 logits = 50 MB at most
@@ -27,7 +27,7 @@ def answer_loss_sum(model: nn.Module, batch: dict[str, Tensor]) -> tuple[Tensor,
     A packed batch (see `batching.collate_packed`) carries `position_ids` and no `attention_mask`; the model
     then keeps each packed example's attention to itself.
     """
-    if is_prompt_learning(model):
+    if runs_whole(model):
         return _whole_model_loss_sum(model, batch)
     body, head = _decoder_and_head(model)
     hidden = body(

@@ -18,12 +18,12 @@ from transformers import (
 )
 
 from tunewise.config import config_from_dict
-from tunewise.cost import count_parameters
 from tunewise.errors import DataError
-from tunewise.methods.head import (
-    ClassifierRung,
+from tunewise.methods.classifier import (
     DecoderClassifier,
+    DecoderClassifierRung,
     EncoderClassifier,
+    EncoderClassifierRung,
     class_indices,
     classification_loss_sum,
     last_token_index,
@@ -32,7 +32,7 @@ from tunewise.methods.head import (
     new_decoder_classifier,
     new_encoder_classifier,
 )
-from tunewise.models.load import load_causal_lm, load_encoder
+from tunewise.models.load import count_parameters, load_causal_lm, load_encoder
 from tunewise.records import Example
 from tunewise.task import Task, default_instruction
 from tunewise.train.batching import IGNORE_INDEX, Encoded, collate
@@ -40,6 +40,7 @@ from tunewise.train.batching import IGNORE_INDEX, Encoded, collate
 WORDS = {"red": "colour", "blue": "colour", "cat": "animal", "dog": "animal", "oak": "tree", "elm": "tree"}
 LABELS = sorted(set(WORDS.values()))  # ["animal", "colour", "tree"]
 TASK = Task("classification", LABELS, "accuracy", default_instruction(LABELS))
+RUNGS = {"decoder": DecoderClassifierRung, "encoder": EncoderClassifierRung}
 
 
 def _examples(n: int, seed: int, prefix: str) -> list[Example]:
@@ -73,7 +74,7 @@ def _config(model_dir, encoder_dir, precision: str, max_steps: int = 30, max_len
 @pytest.fixture(scope="module")
 def model_dirs(tmp_path_factory, tiny_tokenizer):
     """(tiny llama dir, tiny BERT dir), each a local HF directory with safetensors weights and a tokenizer."""
-    root = tmp_path_factory.mktemp("head_models")
+    root = tmp_path_factory.mktemp("classifier_models")
     torch.manual_seed(0)
     llama = LlamaForCausalLM(LlamaConfig(
         vocab_size=len(tiny_tokenizer), hidden_size=64, intermediate_size=128, num_hidden_layers=2,
@@ -107,9 +108,9 @@ def _mean_loss(model, encoded: list[Encoded], pad_id: int) -> float:
 def _fit(source: str, precision: str, model_dirs, workdir) -> dict:
     """Fit a rung; also the untrained model it started from (same seed) and its mean train loss."""
     config = _config(*model_dirs, precision)
-    rung = ClassifierRung(TASK, config, source)
+    rung = RUNGS[source](TASK, config)
     info = rung.fit(TRAIN, VAL, workdir)
-    start = ClassifierRung(TASK, config, source)
+    start = RUNGS[source](TASK, config)
     start._load()  # the same seeded initialisation the fit started from
     encoded = rung._encode(TRAIN)
     return {"rung": rung, "info": info, "config": config, "start": start.model, "encoded": encoded,
@@ -169,15 +170,15 @@ def test_generation_tasks_are_skipped_and_classification_tasks_are_not(model_dir
     config = _config(*model_dirs, "fp32")
     generation = Task("generation", None, "token_f1", None)
     for source, name in (("decoder", "classifier"), ("encoder", "encoder_classifier")):
-        assert ClassifierRung(TASK, config, source).skip_reason is None
-        skipped = ClassifierRung(generation, config, source)
+        assert RUNGS[source](TASK, config).skip_reason is None
+        skipped = RUNGS[source](generation, config)
         assert skipped.name == name and skipped.kind == "fine-tuning"
         assert "generation" in skipped.skip_reason
 
 
 @pytest.mark.parametrize("source", ["decoder", "encoder"])
 def test_padding_does_not_change_an_examples_logits(model_dirs, source):
-    rung = ClassifierRung(TASK, _config(*model_dirs, "fp32", max_length=512), source)  # nothing cut
+    rung = RUNGS[source](TASK, _config(*model_dirs, "fp32", max_length=512))  # nothing cut
     rung._load()
     long_example = Example("long", ({"role": "user", "content": "cat " * 20},), "animal", "animal")
     short, long = rung._encode([TRAIN[0]]), rung._encode([long_example])
@@ -199,7 +200,7 @@ def _inputs(batch: dict) -> dict:
 def test_decoder_only_lora_and_head_get_gradients(model_dirs):
     config = _config(*model_dirs, "fp32")
     model, tokenizer = new_decoder_classifier(str(model_dirs[0]), len(LABELS), config.lora, torch.float32, 0)
-    rung = ClassifierRung(TASK, config, "decoder")
+    rung = DecoderClassifierRung(TASK, config)
     rung.model, rung.tokenizer = model, tokenizer
     loss_sum, _ = classification_loss_sum(model.train(), collate(rung._encode(TRAIN[:8]), tokenizer.pad_token_id))
     loss_sum.backward()
@@ -234,7 +235,7 @@ def test_decoder_base_weights_are_bit_identical_after_training(decoder_run):
     assert not torch.equal(trained.head.weight.float(), start.head.weight.float())  # the head did train
 
 
-def _assert_labels_in_test_order(rung: ClassifierRung, predictions) -> None:
+def _assert_labels_in_test_order(rung: DecoderClassifierRung | EncoderClassifierRung, predictions) -> None:
     """One prediction per test example, in test order, each a label with every label's log-probability."""
     assert [p.id for p in predictions] == [e.id for e in TEST]
     for p in predictions:
@@ -271,7 +272,7 @@ def test_decoder_saves_adapter_and_head_and_reloads_to_identical_logits(decoder_
         assert torch.equal(loaded(batch["input_ids"], batch["attention_mask"]),
                            rung.model(batch["input_ids"], batch["attention_mask"]))
 
-    again = ClassifierRung(TASK, decoder_run["config"], "decoder")
+    again = DecoderClassifierRung(TASK, decoder_run["config"])
     again.load(info.artifact_dir)
     assert again.predict(TEST) == decoder_run["predictions"]
 
@@ -290,7 +291,7 @@ def test_decoder_parameters_count_lora_and_head_as_trainable(decoder_run):
 def test_encoder_every_parameter_is_trainable_and_gets_a_gradient(model_dirs):
     model, tokenizer = new_encoder_classifier(str(model_dirs[1]), LABELS, 0)
     config = _config(*model_dirs, "fp32")
-    rung = ClassifierRung(TASK, config, "encoder")
+    rung = EncoderClassifierRung(TASK, config)
     rung.model, rung.tokenizer = model, tokenizer
     loss_sum, _ = classification_loss_sum(model.train(), collate(rung._encode(TRAIN[:8]), tokenizer.pad_token_id))
     loss_sum.backward()
@@ -327,13 +328,13 @@ def test_encoder_saves_a_standard_model_and_reloads_to_identical_logits(encoder_
         assert torch.equal(loaded(batch["input_ids"], batch["attention_mask"]), logits)
         assert torch.equal(plain(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits, logits)
 
-    again = ClassifierRung(TASK, encoder_run["config"], "encoder")
+    again = EncoderClassifierRung(TASK, encoder_run["config"])
     again.load(info.artifact_dir)
     assert again.predict(TEST) == encoder_run["predictions"]
 
 
 def test_encoder_estimate_fit_times_a_probe(model_dirs, tmp_path):
-    rung = ClassifierRung(TASK, _config(*model_dirs, "fp32", max_steps=200), "encoder")
+    rung = EncoderClassifierRung(TASK, _config(*model_dirs, "fp32", max_steps=200))
     seconds = rung.estimate_fit(TRAIN, VAL, tmp_path)
     assert 0 < seconds < 600
     assert len(rung.predict(TEST[:3])) == 3  # the dry run predicts with the probed model
@@ -347,7 +348,7 @@ def test_loop_options_that_touch_the_model_work(model_dirs, tmp_path, source, at
     config = config.model_copy(update={"train": config.train.model_copy(update={
         "gradient_checkpointing": True, "packing": True, "attention": attention, "lean_layers": True,
     })})
-    rung = ClassifierRung(TASK, config, source)
+    rung = RUNGS[source](TASK, config)
     info = rung.fit(TRAIN[:16], VAL[:4], tmp_path)
     assert info.training["steps"] == 2 and info.training["real_tokens"] < info.training["padded_tokens"]
     assert all(math.isfinite(e["loss"]) for e in info.training["curve"] if e["event"] == "train")

@@ -4,16 +4,21 @@ One code path for all rungs, so the report's differences come from what a rung l
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import torch
 
-from tunewise.config import Config
 from tunewise.evaluate.generate import generate
 from tunewise.evaluate.likelihood import score_labels
 from tunewise.models.chat_template import prompt_ids, truncate_prompt
+from tunewise.models.forward import context_length
 from tunewise.models.load import load_causal_lm
 from tunewise.progress import progress_printer
 from tunewise.records import Message, Prediction
 from tunewise.task import Task
+
+if TYPE_CHECKING:
+    from tunewise.config import Config
 
 # Weights are already in the rungs' eval dtype, so no autocast on top (it would only re-cast them every call).
 PRECISION = "fp32"
@@ -81,8 +86,3 @@ def prompt_token_ids(model, tokenizer, conversations: list[list[Message]], room:
 def prompt_limit(model, room: int) -> int:
     """Longest prompt we feed: the model's context minus `room` tokens for the answer."""
     return context_length(model) - room
-
-
-def context_length(model) -> int:
-    """Most positions the model takes (2048 when its config does not say)."""
-    return getattr(model.config, "max_position_embeddings", None) or 2048

@@ -3,20 +3,20 @@
 No generation and no label scoring: one forward pass gives (B, num_labels) logits, trained with cross-entropy in
 tunewise's loop (batching, schedule, clipping, validation, early stopping all apply) through its `loss_fn` hook.
 
-Two sources, one rung class (`ClassifierRung`):
+Two rungs on one shared base (`_HeadRung`: encoding, fit, predict, parameter counts, fit estimate):
 
-- "classifier" (decoder): the generative model's body with LoRA (`methods.lora.apply`, config.lora) and our own
-  fp32 `nn.Linear(hidden, num_labels)` head on the hidden state of the last real token of the zero-shot chat
-  prompt (the "assistant\\n" generation prompt, which has seen the whole conversation). Our own head rather than
-  LlamaForSequenceClassification because: the model loads through `load_causal_lm` like every other rung (GGUF
-  conversion and cache, pad token); LoRA goes through the shared `lora.apply` (its lean bf16 forward included)
-  and is saved in PEFT's plain layout; the head stays fp32 over a bf16 base and is computed outside autocast;
-  and the pooled position comes from the attention mask, not from `pad_token_id` (for SmolLM2 pad == eos ==
-  <|im_end|>, which also occurs inside every prompt). The unused output layer stays loaded (tied to the
-  embeddings on SmolLM2, so it costs nothing) and is left out of `parameters()`.
+- `DecoderClassifierRung` ("classifier"): the generative model's body with LoRA (`methods.lora.apply`,
+  config.lora) and our own fp32 `nn.Linear(hidden, num_labels)` head on the hidden state of the last real token of
+  the zero-shot chat prompt (the "assistant\\n" generation prompt, which has seen the whole conversation). Our own
+  head rather than LlamaForSequenceClassification because: the model loads through `load_causal_lm` like every
+  other rung (GGUF conversion and cache, pad token); LoRA goes through the shared `lora.apply` (its lean bf16
+  forward included) and is saved in PEFT's plain layout; the head stays fp32 over a bf16 base and is computed
+  outside autocast; and the pooled position comes from the attention mask, not from `pad_token_id` (for SmolLM2
+  pad == eos == <|im_end|>, which also occurs inside every prompt). The unused output layer stays loaded (tied to
+  the embeddings on SmolLM2, so it costs nothing) and is left out of `parameters()`.
   Saved in `adapter/`: PEFT's adapter_config.json + adapter_model.safetensors, and beside them head.safetensors
   (weight (L, C), bias (L,)) and head_config.json (labels in logit order, base model, pooling, prompt settings).
-- "encoder_classifier" (encoder): the encoder (config.model.encoder, MiniLM by default) as
+- `EncoderClassifierRung` ("encoder_classifier"): the encoder (config.model.encoder, MiniLM by default) as
   AutoModelForSequenceClassification, all weights trained (BERT-style fine-tuning), on the last user message.
   Pooling is the architecture's own: for BERT the [CLS] token through the pooler (dense + tanh), then dropout and
   the linear classifier. Mean pooling (what all-MiniLM-L6-v2 was trained with) was the alternative; the standard
@@ -26,20 +26,20 @@ Two sources, one rung class (`ClassifierRung`):
 Both encode an example as Encoded(input_ids, labels=[-100] * (n - 1) + [class index]) so `collate` works
 unchanged and the loop counts one "answer" per example; the loss reads the class at the last real token. Batches
 are always padded (train.packing is ignored: the head pools one example per row). Weights are saved as they
-predict (ladder.eval_dtype: bf16 when training in bf16), like the ladder's other fine-tuning rungs.
-The ladder imports this module inside `method_rungs`, so this module may import the ladder's helpers at the top.
+predict (eval_dtype: bf16 when training in bf16), like the ladder's other fine-tuning rungs.
 """
 from __future__ import annotations
 
 import json
-import warnings
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING
 
 import torch
 import torch.nn.functional as F
 from peft import PeftModel
+from pydantic import Field
 from safetensors.torch import load_file, save_file
 from torch import Tensor, nn
 from transformers import (
@@ -49,28 +49,40 @@ from transformers import (
     PreTrainedTokenizerBase,
 )
 
-from tunewise.config import Config, LoraConfig, TrainConfig
-from tunewise.cost import count_parameters
 from tunewise.errors import DataError, ModelError, Problem, TrainingError
 from tunewise.methods import lora
+from tunewise.methods.lora import LoraConfig
+from tunewise.methods.spec import MethodSpec, SectionSpec
+from tunewise.methods.tuned import quiet_peft
 from tunewise.models.chat_template import prompt_ids, truncate_prompt
-from tunewise.models.load import from_local, load_causal_lm
+from tunewise.models.load import (
+    count_parameters,
+    dtype_for,
+    eval_dtype,
+    from_local,
+    load_causal_lm,
+)
 from tunewise.models.resolve import resolve_encoder
 from tunewise.progress import progress_printer
 from tunewise.prompting.templates import zero_shot_messages
-from tunewise.records import Example, Prediction
-from tunewise.rung import (
-    PROBE_STEPS,
-    FitInfo,
-    eval_dtype,
-    extrapolate_fit,
-    training_summary,
-)
+from tunewise.records import Example, FitInfo, Prediction
+from tunewise.sections import Section, TrainConfig
 from tunewise.task import Task, example_label
 from tunewise.train.batching import IGNORE_INDEX, Encoded, collate
 from tunewise.train.loop import train as train_loop
+from tunewise.train.loop import training_summary
+from tunewise.train.probe import extrapolate_fit, probe_config
 
-Source = Literal["decoder", "encoder"]
+if TYPE_CHECKING:
+    from tunewise.config import Config
+
+
+
+class ClassifierConfig(Section):
+    decoder_lr: float = Field(2e-4, gt=0, description="learning rate for the decoder classifier (LoRA + head)")
+    encoder_lr: float = Field(5e-5, gt=0, description="learning rate for the encoder classifier (all weights)")
+
+
 HEAD_WEIGHTS = "head.safetensors"
 HEAD_CONFIG = "head_config.json"
 
@@ -216,9 +228,7 @@ def load_decoder_classifier(
     directory = Path(directory)
     settings = _read_head_config(directory)
     base, tokenizer = load_causal_lm(model_name or settings["base_model"], dtype=dtype)
-    with warnings.catch_warnings():
-        # PEFT 0.21 asks transformers 5 for `is_gradient_checkpointing`, which warns on every call; harmless.
-        warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
+    with quiet_peft():
         lm = PeftModel.from_pretrained(base, str(directory))
     weights = load_file(str(directory / HEAD_WEIGHTS))
     head = nn.Linear(weights["weight"].shape[1], weights["weight"].shape[0])
@@ -302,61 +312,58 @@ def predictions(ids: Sequence[str], labels: Sequence[str], log_probs: Tensor) ->
     ]
 
 
-# ---------------------------------------------------------------- the rung
+# ---------------------------------------------------------------- the rungs
 
 
-class ClassifierRung:
-    """A classification head trained in tunewise's loop: on the decoder with LoRA, or on the encoder (all weights)."""
+class _HeadRung(ABC):
+    """A classification head trained in tunewise's loop; the subclasses say which model, inputs and files."""
 
+    name: str
     kind = "fine-tuning"
+    base_params = None  # the parameter count of the model it started from is not reported for a head
+    summary = retrieval = None  # not a prompting or retrieving rung
 
-    def __init__(self, task: Task, config: Config, source: Source):
-        if source not in ("decoder", "encoder"):
-            raise ValueError(f"source must be 'decoder' or 'encoder', not {source!r}")
-        self.task, self.config, self.source = task, config, source
-        self.name = "classifier" if source == "decoder" else "encoder_classifier"
-        lc = config.lora
-        self.description = (
-            f"classification head on the last prompt token + LoRA r={lc.r} alpha={lc.alpha:g}"
-            if source == "decoder"
-            else f"encoder {config.model.encoder} + classification head ([CLS]), all weights trained"
-        )
+    def __init__(self, task: Task, config: Config):
+        self.task, self.config = task, config
         self.skip_reason = None if task.type == "classification" else (
             f"{self.name} predicts one label of a fixed set; this is a {task.type} task"
         )
         self.model: DecoderClassifier | EncoderClassifier | None = None
         self.tokenizer: PreTrainedTokenizerBase | None = None
         self.resume = False  # continue training from the newest saved state in the rung's folder (run --resume)
+        self.other_tasks: list = []  # scored on this run's task only
 
-    # ------------------------------------------------------------ setup
+    # ------------------------------------------------------------ what each rung provides
+
+    @abstractmethod
+    def _lr(self) -> float:
+        """This rung's learning rate (config.classifier)."""
+
+    @abstractmethod
+    def _load(self) -> None:
+        """Set self.model and self.tokenizer to the untrained classifier (seeded with train.seed)."""
+
+    @abstractmethod
+    def _max_length(self) -> int:
+        """Longest input in tokens."""
+
+    @abstractmethod
+    def _inputs(self, examples: Sequence[Example]) -> list[list[int]]:
+        """Each example's input ids, in order."""
+
+    @abstractmethod
+    def save(self, workdir: Path) -> Path:
+        """Write the trained weights under workdir (as they predict: eval_dtype); returns the folder."""
+
+    @abstractmethod
+    def load(self, artifact_dir: Path) -> None:
+        """Restore the model `save` wrote (in the dtype predict uses), so predict reproduces the fitted rung."""
+
+    # ------------------------------------------------------------ shared setup
 
     def _train_config(self) -> TrainConfig:
         """config.train with this rung's learning rate; never packed (the head pools each padded row)."""
-        lr = self.config.classifier.decoder_lr if self.source == "decoder" else self.config.classifier.encoder_lr
-        return self.config.train.model_copy(update={"lr": lr, "packing": False})
-
-    def _load(self) -> None:
-        seed = self.config.train.seed
-        if self.source == "decoder":
-            # bf16 training keeps the frozen base in bf16 (what autocast computes with), as the lora rung does.
-            dtype = torch.bfloat16 if self.config.train.precision == "bf16" else torch.float32
-            self.model, self.tokenizer = new_decoder_classifier(
-                self.config.model.name, len(self.task.labels), self.config.lora, dtype, seed
-            )
-        else:
-            # Every weight trains, so all stay fp32 (autocast computes in bf16 when precision is bf16).
-            self.model, self.tokenizer = new_encoder_classifier(self.config.model.encoder, self.task.labels, seed)
-
-    def _max_length(self) -> int:
-        limit = self.config.data.max_length
-        if self.source == "encoder":
-            limit = min(limit, self.model.model.config.max_position_embeddings)
-        return limit
-
-    def _inputs(self, examples: Sequence[Example]) -> list[list[int]]:
-        if self.source == "decoder":
-            return [decoder_input_ids(self.tokenizer, e, self.task.instruction, self._max_length()) for e in examples]
-        return [encoder_input_ids(self.tokenizer, e, self._max_length()) for e in examples]
+        return self.config.train.model_copy(update={"lr": self._lr(), "packing": False})
 
     def _encode(self, examples: Sequence[Example]) -> list[Encoded]:
         return with_class_labels(self._inputs(examples), class_indices(self.task.labels, examples))
@@ -364,6 +371,10 @@ class ClassifierRung:
     def _pad_id(self) -> int:
         pad = self.tokenizer.pad_token_id
         return 0 if pad is None else pad  # the attention mask hides padding whatever its id
+
+    def _check_labels(self, artifact_dir: Path, labels: Sequence[str]) -> None:
+        if list(labels) != list(self.task.labels):
+            raise ModelError(f"{artifact_dir}: trained for labels {labels}, but the task's are {self.task.labels}")
 
     # ------------------------------------------------------------ the Rung protocol
 
@@ -376,33 +387,6 @@ class ClassifierRung:
         )
         return FitInfo(artifact_dir=self.save(workdir), training=training_summary(result))
 
-    def save(self, workdir: Path) -> Path:
-        """Write the trained weights: workdir/adapter/ (decoder) or workdir/model/ (encoder); returns the folder.
-
-        Stored as they predict (eval_dtype: bf16 when training in bf16), like the ladder's other fine-tuning rungs.
-        """
-        self.model.to(eval_dtype(self.config))
-        if self.source == "decoder":
-            directory = Path(workdir) / "adapter"
-            settings = {"labels": list(self.task.labels), "base_model": self.config.model.name,
-                        "instruction": self.task.instruction, "max_length": self._max_length()}
-            save_decoder_classifier(self.model, directory, settings)
-        else:
-            directory = Path(workdir) / "model"
-            save_encoder_classifier(self.model, self.tokenizer, directory)
-        return directory
-
-    def load(self, artifact_dir: Path) -> None:
-        """Restore the model `save` wrote (in the dtype predict uses), so predict reproduces the fitted rung."""
-        dtype = eval_dtype(self.config)
-        if self.source == "decoder":
-            self.model, self.tokenizer, settings = load_decoder_classifier(artifact_dir, dtype, self.config.model.name)
-            labels = settings["labels"]
-        else:
-            self.model, self.tokenizer, labels = load_encoder_classifier(artifact_dir, dtype)
-        if list(labels) != list(self.task.labels):
-            raise ModelError(f"{artifact_dir}: trained for labels {labels}, but the task's are {self.task.labels}")
-
     def predict(self, test: list[Example]) -> list[Prediction]:
         """The most likely label per test example (in test order) with every label's log-probability."""
         self.model.to(eval_dtype(self.config)).eval()  # the weight dtype every rung predicts with
@@ -412,19 +396,128 @@ class ClassifierRung:
         )  # (N, L)
         return predictions([e.id for e in test], self.task.labels, log_probs)
 
+    def predict_task(self, task: Task, test: list[Example]) -> list[Prediction]:
+        """Only this run's task is predicted (other_tasks is empty)."""
+        if task is not self.task:
+            raise ValueError(f"rung {self.name} predicts only its own task")
+        return self.predict(test)
+
     def parameters(self) -> tuple[int, int]:
-        """(trainable, total) of what predicts: the decoder body + LoRA + head (no output layer), or the encoder."""
-        if isinstance(self.model, DecoderClassifier):
-            return count_parameters(nn.ModuleList([self.model.body, self.model.head]))
+        """(trainable, total) of the model that predicts."""
         return count_parameters(self.model)
 
     def estimate_fit(self, train: list[Example], val: list[Example], workdir: Path) -> float:
         """Seconds the whole fit would take, from PROBE_STEPS optimizer steps timed on the real training data."""
         cfg = self._train_config()
-        probe = cfg.model_copy(update={"max_steps": PROBE_STEPS, "patience": None, "log_every": 10**6})
+        probe = probe_config(cfg)
         self._load()
         encoded_train = self._encode(train)
         result = train_loop(
             self.model, encoded_train, [], probe, workdir, self._pad_id(), loss_fn=classification_loss_sum
         )
         return extrapolate_fit(result, encoded_train, self._encode(val[: cfg.max_val_examples]), cfg)
+
+    def notes(self) -> list[str]:
+        return []
+
+    def language_model(self) -> None:
+        """No language model: a head predicts labels, so the forgetting check has nothing to score."""
+        return None
+
+
+class DecoderClassifierRung(_HeadRung):
+    """A last-token classification head on the decoder, trained with LoRA ("classifier")."""
+
+    name = "classifier"
+
+    def __init__(self, task: Task, config: Config):
+        super().__init__(task, config)
+        lc = config.lora
+        self.description = f"classification head on the last prompt token + LoRA r={lc.r} alpha={lc.alpha:g}"
+
+    def _lr(self) -> float:
+        return self.config.classifier.decoder_lr
+
+    def _load(self) -> None:
+        # bf16 training keeps the frozen base in bf16 (what autocast computes with), as the lora rung does.
+        self.model, self.tokenizer = new_decoder_classifier(
+            self.config.model.name, len(self.task.labels), self.config.lora, dtype_for(self.config.train.precision),
+            self.config.train.seed,
+        )
+
+    def _max_length(self) -> int:
+        return self.config.data.max_length
+
+    def _inputs(self, examples: Sequence[Example]) -> list[list[int]]:
+        return [decoder_input_ids(self.tokenizer, e, self.task.instruction, self._max_length()) for e in examples]
+
+    def save(self, workdir: Path) -> Path:
+        """PEFT's adapter files, head.safetensors and head_config.json in workdir/adapter/; returns the folder.
+
+        Stored as they predict (eval_dtype: bf16 when training in bf16), like the ladder's other fine-tuning rungs.
+        """
+        self.model.to(eval_dtype(self.config))
+        directory = Path(workdir) / "adapter"
+        settings = {"labels": list(self.task.labels), "base_model": self.config.model.name,
+                    "instruction": self.task.instruction, "max_length": self._max_length()}
+        save_decoder_classifier(self.model, directory, settings)
+        return directory
+
+    def load(self, artifact_dir: Path) -> None:
+        """Restore the adapter and head `save` wrote, on config.model.name, in the dtype predict uses."""
+        dtype = eval_dtype(self.config)
+        self.model, self.tokenizer, settings = load_decoder_classifier(artifact_dir, dtype, self.config.model.name)
+        self._check_labels(artifact_dir, settings["labels"])
+
+    def parameters(self) -> tuple[int, int]:
+        """(trainable, total) of the decoder body + LoRA + head; the unused output layer is left out."""
+        return count_parameters(nn.ModuleList([self.model.body, self.model.head]))
+
+
+class EncoderClassifierRung(_HeadRung):
+    """The encoder as a sequence classifier, every weight trained ("encoder_classifier")."""
+
+    name = "encoder_classifier"
+
+    def __init__(self, task: Task, config: Config):
+        super().__init__(task, config)
+        self.description = f"encoder {config.model.encoder} + classification head ([CLS]), all weights trained"
+
+    def _lr(self) -> float:
+        return self.config.classifier.encoder_lr
+
+    def _load(self) -> None:
+        # Every weight trains, so all stay fp32 (autocast computes in bf16 when precision is bf16).
+        self.model, self.tokenizer = new_encoder_classifier(
+            self.config.model.encoder, self.task.labels, self.config.train.seed
+        )
+
+    def _max_length(self) -> int:
+        return min(self.config.data.max_length, self.model.model.config.max_position_embeddings)
+
+    def _inputs(self, examples: Sequence[Example]) -> list[list[int]]:
+        return [encoder_input_ids(self.tokenizer, e, self._max_length()) for e in examples]
+
+    def save(self, workdir: Path) -> Path:
+        """save_pretrained of model and tokenizer in workdir/model/; returns the folder.
+
+        Stored as they predict (eval_dtype: bf16 when training in bf16), like the ladder's other fine-tuning rungs.
+        """
+        self.model.to(eval_dtype(self.config))
+        directory = Path(workdir) / "model"
+        save_encoder_classifier(self.model, self.tokenizer, directory)
+        return directory
+
+    def load(self, artifact_dir: Path) -> None:
+        """Restore the model folder `save` wrote, in the dtype predict uses."""
+        self.model, self.tokenizer, labels = load_encoder_classifier(artifact_dir, eval_dtype(self.config))
+        self._check_labels(artifact_dir, labels)
+
+
+SECTION = SectionSpec("classifier", ClassifierConfig, "classification-head rungs (decoder + LoRA, encoder)")
+METHODS = [
+    MethodSpec("classifier", "last-token classification head on the decoder, trained with LoRA (classification)",
+               lambda plan: [DecoderClassifierRung(plan.task, plan.config)], one_process=True),
+    MethodSpec("encoder_classifier", "MiniLM with a classification head, every weight trained (classification)",
+               lambda plan: [EncoderClassifierRung(plan.task, plan.config)], one_process=True),
+]

@@ -1,4 +1,4 @@
-"""Multiple-choice benchmarks: the file shapes tunewise reads, and the bundled files with their generators.
+"""Multiple-choice question sets (benchmarks): the file shapes tunewise reads, and the bundled files with their generators.
 
 Each bundled file is committed next to its generator and is byte-identical to what that generator writes.
 """
@@ -8,7 +8,7 @@ from pathlib import Path
 GENERAL_KNOWLEDGE = Path(__file__).with_name("general_knowledge.jsonl")
 BUNDLED_BENCHMARK = "general_knowledge"  # how configs and `tunewise eval --benchmark` name that file
 
-# The JSONL shapes `evaluate.benchmarks` reads (lm-evaluation-harness's tasks of the same names).
+# The JSONL shapes `evaluate.multiple_choice` reads (lm-evaluation-harness's tasks of the same names).
 FORMAT_SHAPES = {
     "arc": '{"question": str, "choices": {"text": [str], "label": [str]}, "answerKey": str} (or ARC\'s original '
            '{"question": {"stem", "choices": [{"text", "label"}]}, "answerKey"})',

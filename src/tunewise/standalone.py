@@ -14,11 +14,10 @@ from pathlib import Path
 
 import torch
 
-from tunewise.benchmarks import benchmark_file
 from tunewise.config import Config, load_config
 from tunewise.data.text import load_domain_text
 from tunewise.errors import TunewiseError
-from tunewise.evaluate.benchmarks import (
+from tunewise.evaluate.multiple_choice import (
     PRIMARY,
     BenchmarkScores,
     benchmark_metrics,
@@ -27,10 +26,12 @@ from tunewise.evaluate.benchmarks import (
     score_loaded_model,
 )
 from tunewise.evaluate.perplexity import document_nll, perplexity_with_ci
+from tunewise.evaluate.predict import PRECISION
 from tunewise.evaluate.significance import compare, p_value
 from tunewise.evaluate.stats import item_score, metrics_with_ci
-from tunewise.models.adapted import adapter_kind, load_adapted
-from tunewise.predict import PRECISION, context_length
+from tunewise.methods.artifacts import adapter_kind, load_adapted
+from tunewise.models.forward import context_length
+from tunewise.question_sets import benchmark_file
 
 DTYPES = {"bf16": torch.bfloat16, "fp32": torch.float32}
 

@@ -57,8 +57,3 @@ def bytes_on_disk(path: Path | None) -> int:
         return path.stat().st_size
     return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
 
-
-def count_parameters(model) -> tuple[int, int]:
-    """(trainable, total) parameters of a torch module; tied weights count once."""
-    params = list(model.parameters())  # yields a shared (tied) tensor only once
-    return sum(p.numel() for p in params if p.requires_grad), sum(p.numel() for p in params)

@@ -17,14 +17,15 @@ from typing import Any
 
 import numpy as np
 
-from tunewise.benchmarks import FORMAT_SHAPES, FORMATS
 from tunewise.data.formats import Where, record_id, type_name
 from tunewise.data.load import LoadedFile, _jsonl_records
 from tunewise.errors import DataError, Problem
 from tunewise.evaluate.likelihood import score_pairs
+from tunewise.evaluate.predict import PRECISION
 from tunewise.evaluate.stats import bootstrap_mean_ci
-from tunewise.predict import PRECISION, context_length
+from tunewise.models.forward import context_length
 from tunewise.progress import progress_printer
+from tunewise.question_sets import FORMAT_SHAPES, FORMATS
 
 # The harness's headline metric per format: acc_norm where choices differ in length (ARC, HellaSwag), acc where
 # they are letters or single answers, and the true-answer probability mass for MC2.

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from tunewise.evaluate.significance import p_value
-from tunewise.ladder import RungResult
+from tunewise.ladder.result import RungResult
 
 
 @dataclass

@@ -1,6 +1,6 @@
 """Generate the bundled general-knowledge benchmark (ARC-shaped multiple choice; deterministic; standard library only).
 
-`python -m tunewise.benchmarks.generate_general_knowledge [--out PATH]` writes general_knowledge.jsonl next to this
+`python -m tunewise.question_sets.generate_general_knowledge [--out PATH]` writes general_knowledge.jsonl next to this
 script by default. Every run gives byte-identical output: one seeded RNG, tables iterated in their written order.
 
 The benchmark checks catastrophic forgetting: a fine-tuned model should still know what its base model knew. So the

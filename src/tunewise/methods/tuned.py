@@ -1,0 +1,164 @@
+"""What every causal-LM fine-tuning method shares: the rung that loads the base, lets the method adapt it, trains it
+in tunewise's loop on the zero-shot conversation plus the answer, saves what the method stores, and predicts.
+
+A method module says only how it changes the model and what it stores (a `Method`); `TunedRung` does the rest the
+same way for every method, so the comparison between methods is fair by construction.
+"""
+from __future__ import annotations
+
+import contextlib
+import warnings
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from tunewise.distributed import barrier, is_main
+from tunewise.evaluate.predict import predict_conversations
+from tunewise.models.adapted import write_base_record
+from tunewise.models.chat_template import encode_example
+from tunewise.models.load import count_parameters, dtype_for, eval_dtype, load_causal_lm
+from tunewise.prompting.templates import zero_shot_messages
+from tunewise.records import Example, FitInfo, Prediction
+from tunewise.task import Task
+from tunewise.train.batching import Encoded
+from tunewise.train.loop import TrainResult, training_summary
+from tunewise.train.loop import train as train_loop
+from tunewise.train.probe import extrapolate_fit, probe_config
+
+if TYPE_CHECKING:
+    from tunewise.config import Config
+
+
+@contextlib.contextmanager
+def quiet_peft() -> Iterator[None]:
+    """Wrap a PEFT call: PEFT 0.21 asks transformers 5 for `is_gradient_checkpointing`, which warns on every call;
+    harmless."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
+        yield
+
+
+def sft_examples(tokenizer, examples: list[Example], instruction: str, max_length: int) -> list[Encoded]:
+    """Training sequences: the zero-shot conversation (what the rung is scored on) plus the answer."""
+    conversations = [zero_shot_messages(e, instruction) for e in examples]
+    return sft_conversations(tokenizer, conversations, [e.answer for e in examples], max_length)
+
+
+def sft_conversations(tokenizer, conversations, answers: list[str], max_length: int) -> list[Encoded]:
+    """Training sequences: each conversation plus its answer; only the answer tokens carry loss."""
+    encoded = []
+    for messages, answer in zip(conversations, answers):
+        ids, labels = encode_example(tokenizer, messages, answer, max_length)
+        encoded.append(Encoded(input_ids=ids, labels=labels))
+    return encoded
+
+
+@dataclass
+class Method:
+    """How one fine-tuning method adapts the loaded base model and stores what it learned."""
+
+    name: str
+    description: str
+    apply: Callable  # (model, tokenizer) -> model with only the method's parameters trainable
+    save: Callable  # (model, tokenizer, directory) -> None; writes the artifact (safetensors)
+    lr: float | None = None  # None: train.lr
+    full_precision_base: bool = False  # load the base in fp32 even for bf16 training (its weights train)
+    skip_reason: str | None = None  # set when the method cannot run here
+
+
+def peft_save(model, tokenizer, directory: Path) -> None:
+    """PEFT's own layout (adapter_config.json + adapter_model.safetensors), which plain PEFT loads."""
+    model.save_pretrained(str(directory))
+
+
+class TunedRung:
+    """One fine-tuning method trained in tunewise's loop, scored on the zero-shot conversation.
+
+    Supervised examples are the zero-shot conversation plus the answer; only the answer tokens carry loss.
+    """
+
+    kind = "fine-tuning"
+    summary = None  # prompting rungs' settings; none here
+    retrieval = None  # set by predict when the rung retrieves (rag_lora)
+
+    def __init__(self, task: Task, config: Config, method: Method):
+        self.task, self.config, self.method = task, config, method
+        self.name, self.description = method.name, method.description
+        self.skip_reason = method.skip_reason
+        self.model = self.tokenizer = None
+        self.base_params: int | None = None  # parameters of the base before the method changed it
+        self.max_length = config.data.max_length  # longest training sequence (another task's own, see multitask)
+        self.resume = False  # continue training from the newest saved state in the rung's folder (run --resume)
+        self.other_tasks = []  # other tasks it is also scored on (multitask, composition)
+
+    def _encode(self, examples: list[Example]) -> list[Encoded]:
+        return sft_examples(self.tokenizer, examples, self.task.instruction, self.max_length)
+
+    def _training_data(self, train: list[Example], val: list[Example]) -> tuple[list[Encoded], list[Encoded]]:
+        """(training, validation) sequences; the multitask rung mixes in other tasks here."""
+        return self._encode(train), self._encode(val)
+
+    def _train_config(self):
+        cfg = self.config.train
+        return cfg if self.method.lr is None else cfg.model_copy(update={"lr": self.method.lr})
+
+    def fit(self, train, val, workdir) -> FitInfo:
+        result = self.train_model(train, val, workdir)
+        return FitInfo(artifact_dir=self._save(workdir), training=training_summary(result))
+
+    def train_model(self, train, val, workdir: Path, on_eval=None) -> TrainResult:
+        """Load the model and train it on (train, val) in `workdir` (nothing saved beyond the loop's own files);
+        `on_eval(step, val_loss)` as train.loop.train takes it (tunewise tune prunes with it)."""
+        self.model, self.tokenizer = self._load()
+        encoded_train, encoded_val = self._training_data(train, val)
+        return train_loop(self.model, encoded_train, encoded_val, self._train_config(), workdir,
+                          pad_id=self.tokenizer.pad_token_id, resume=self.resume, on_eval=on_eval)
+
+    def _save(self, workdir: Path) -> Path:
+        directory = workdir / ("model" if self.method.full_precision_base else "adapter")
+        self.model.to(eval_dtype(self.config))  # stored as it predicts (a full model in bf16 is half the bytes)
+        if is_main():  # several processes hold the same trained weights; one writes them
+            self.method.save(self.model, self.tokenizer, directory)
+            if not self.method.full_precision_base:
+                write_base_record(directory, self.model, self.tokenizer)  # checked when the adapter loads again
+        barrier()
+        return directory
+
+    def estimate_fit(self, train, val, workdir) -> float:
+        """Seconds the whole fit would take, from a few optimizer steps timed on the real training data."""
+        cfg = self._train_config()
+        self.model, self.tokenizer = self._load()
+        encoded_train, encoded_val = self._training_data(train, val)
+        result = train_loop(self.model, encoded_train, [], probe_config(cfg), workdir, pad_id=self.tokenizer.pad_token_id)
+        return extrapolate_fit(result, encoded_train, encoded_val[: cfg.max_val_examples], cfg)
+
+    def _load(self):
+        # bf16 training keeps a frozen base in bf16 (what autocast computes with; half the memory of fp32);
+        # the methods create their trainable weights in fp32 either way.
+        precision = "fp32" if self.method.full_precision_base else self.config.train.precision
+        model, tokenizer = load_causal_lm(self.config.model.name, dtype=dtype_for(precision))
+        self.base_params = count_parameters(model)[1]
+        return self.method.apply(model, tokenizer), tokenizer
+
+    def predict(self, test):
+        return self.predict_task(self.task, test)
+
+    def predict_task(self, task: Task, test: list[Example]) -> list[Prediction]:
+        """Predictions for `test` as examples of `task` (its instruction, labels or decoding)."""
+        self.model.to(eval_dtype(self.config))  # the same weight dtype as the prompting rungs predict with
+        conversations = [zero_shot_messages(e, task.instruction) for e in test]
+        return predict_conversations(
+            self.model, self.tokenizer, conversations, task, self.config, [e.id for e in test], self.name
+        )
+
+    def parameters(self):
+        return count_parameters(self.model)
+
+    def notes(self) -> list[str]:
+        return []
+
+    def language_model(self):
+        """(model, tokenizer) after training, as the rung predicts with: what the forgetting check scores."""
+        self.model.to(eval_dtype(self.config))
+        return self.model, self.tokenizer
