@@ -15,9 +15,10 @@ ENV = {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1"}
 
 
 def write_config(folder: Path, model_dir: Path) -> Path:
-    """zero_shot, then the features rung; one example per forward pass, so embedding its 1,400 training examples
-    takes a few seconds: time to interrupt it."""
-    return write_tiny_run_config(folder, model_dir, "{}", examples=2000, methods="[features]",
+    """zero_shot, then the features rung; one example per forward pass, so embedding its 4,200 training examples
+    takes several seconds even on a fast machine: time to interrupt it (at 1,400 it took 2.5 s, and a busy
+    machine once let it finish before the signal arrived)."""
+    return write_tiny_run_config(folder, model_dir, "{}", examples=6000, methods="[features]",
                                  eval="{bootstrap_samples: 100, max_test_examples: 24, batch_size: 1}")
 
 
