@@ -106,7 +106,8 @@ def _mean_loss(model, encoded: list[Encoded], pad_id: int) -> float:
 
 
 def _fit(source: str, precision: str, model_dirs, workdir) -> dict:
-    """Fit a rung; also the untrained model it started from (same seed) and its mean train loss."""
+    """Fit a rung and predict the test set; also the untrained model it started from (same seed) and the mean
+    train loss before and after."""
     config = _config(*model_dirs, precision)
     rung = RUNGS[source](TASK, config)
     info = rung.fit(TRAIN, VAL, workdir)
@@ -114,25 +115,20 @@ def _fit(source: str, precision: str, model_dirs, workdir) -> dict:
     start._load()  # the same seeded initialisation the fit started from
     encoded = rung._encode(TRAIN)
     return {"rung": rung, "info": info, "config": config, "start": start.model, "encoded": encoded,
-            "loss_before": _mean_loss(start.model, encoded, rung._pad_id())}
+            "loss_before": _mean_loss(start.model, encoded, rung._pad_id()),
+            "loss_after": _mean_loss(rung.model, encoded, rung._pad_id()), "predictions": rung.predict(TEST)}
 
 
 @pytest.fixture(scope="module")
 def decoder_run(model_dirs, tmp_path_factory):
     """The decoder classifier fitted in bf16 (the default precision: bf16 base, fp32 LoRA + head, autocast)."""
-    run = _fit("decoder", "bf16", model_dirs, tmp_path_factory.mktemp("decoder_rung"))
-    run["loss_after"] = _mean_loss(run["rung"].model, run["encoded"], run["rung"]._pad_id())
-    run["predictions"] = run["rung"].predict(TEST)
-    return run
+    return _fit("decoder", "bf16", model_dirs, tmp_path_factory.mktemp("decoder_rung"))
 
 
 @pytest.fixture(scope="module")
 def encoder_run(model_dirs, tmp_path_factory):
     """The encoder classifier fitted in fp32."""
-    run = _fit("encoder", "fp32", model_dirs, tmp_path_factory.mktemp("encoder_rung"))
-    run["loss_after"] = _mean_loss(run["rung"].model, run["encoded"], run["rung"]._pad_id())
-    run["predictions"] = run["rung"].predict(TEST)
-    return run
+    return _fit("encoder", "fp32", model_dirs, tmp_path_factory.mktemp("encoder_rung"))
 
 
 # ---------------------------------------------------------------- tiny pieces
