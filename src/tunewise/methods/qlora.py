@@ -16,6 +16,7 @@ from tunewise.methods import lora
 from tunewise.methods.lora import LoraConfig
 from tunewise.methods.spec import MethodSpec, PlanContext, SectionSpec
 from tunewise.methods.tuned import Method, TunedRung, peft_save
+from tunewise.models.load import load_causal_lm
 from tunewise.sections import Section
 
 
@@ -51,11 +52,26 @@ def apply(model: nn.Module, cfg: LoraConfig) -> nn.Module:
     return lora.apply(model, cfg)
 
 
+class QLoraRung(TunedRung):
+    """A TunedRung whose base loads quantised (the point of QLoRA); training, saving and predicting are the same."""
+
+    def _load(self):
+        # Non-quantised weights (embeddings, norms) in bf16, the dtype the 4-bit matmuls compute in.
+        model, tokenizer = load_causal_lm(self.config.model.name, dtype=torch.bfloat16,
+                                          quantization_config=quantization_config(self.config.qlora))
+        self.base_params = model.num_parameters()  # counts each 4-bit weight as one parameter, not half a byte
+        return self.method.apply(model, tokenizer), tokenizer
+
+    def parameters(self):
+        # PEFT's count unpacks the 4-bit weights as num_parameters does; count_parameters would see packed bytes.
+        return self.model.get_nb_trainable_parameters()
+
+
 def _rung(plan: PlanContext) -> TunedRung:
     lc = plan.config.lora
     method = Method("qlora", f"LoRA r={lc.r} on a {plan.config.qlora.bits}-bit base (bitsandbytes)",
                     lambda model, tokenizer: apply(model, lc), peft_save, skip_reason=skip_reason())
-    return TunedRung(plan.task, plan.config, method)
+    return QLoraRung(plan.task, plan.config, method)
 
 
 SECTION = SectionSpec("qlora", QLoraConfig, "QLoRA rung (CUDA only)")

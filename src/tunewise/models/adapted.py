@@ -23,9 +23,10 @@ from tunewise.models.resolve import refuse_pickle
 PEFT_CONFIG, PEFT_WEIGHTS = "adapter_config.json", "adapter_model.safetensors"
 PICKLED_ADAPTERS = ("adapter_model.bin", "*.pt", "*.pth", "*.ckpt")
 BASE_RECORD = "tunewise_base.json"  # written next to an adapter: the fingerprint of the base it was trained on
-# Config keys that say where or how a base was stored, not what it is.
+# Config keys that say where or how a base was stored, not what it is (a QLoRA adapter trained on the 4-bit base
+# applies to the same base in bf16: quantization_config).
 _VOLATILE = {"_name_or_path", "name_or_path", "torch_dtype", "dtype", "transformers_version", "_commit_hash",
-             "use_cache", "_attn_implementation", "_attn_implementation_autoset"}
+             "use_cache", "_attn_implementation", "_attn_implementation_autoset", "quantization_config"}
 
 
 def base_fingerprint(model, tokenizer) -> dict[str, str]:

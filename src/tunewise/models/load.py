@@ -139,12 +139,17 @@ def set_pad_token(tokenizer: PreTrainedTokenizerBase) -> PreTrainedTokenizerBase
     return tokenizer
 
 
-def load_causal_lm(name: str, dtype: torch.dtype = torch.float32) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
-    """A generative model in eval mode and its tokenizer, converting a GGUF file to the cache first if needed."""
+def load_causal_lm(name: str, dtype: torch.dtype = torch.float32,
+                   quantization_config=None) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
+    """A generative model in eval mode and its tokenizer, converting a GGUF file to the cache first if needed.
+
+    With a `quantization_config` (bitsandbytes, for QLoRA) the linear layers load quantised onto the GPU and
+    `dtype` is what the rest of the model (embeddings, norms) is kept in.
+    """
     directory = ensure_converted(resolve_model(name))
     started = time.perf_counter()
     try:
-        model = from_local(AutoModelForCausalLM, directory, dtype=dtype)
+        model = from_local(AutoModelForCausalLM, directory, dtype=dtype, quantization_config=quantization_config)
         tokenizer = AutoTokenizer.from_pretrained(directory, trust_remote_code=False)
     except (OSError, ValueError) as err:
         raise ModelError(f"{directory}: could not load the model ({err}); if this is the tunewise cache, delete it to convert again") from None
