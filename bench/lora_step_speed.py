@@ -76,7 +76,7 @@ def main() -> None:
               f"{seconds[variant] / len(batches):6.2f} s/step  peak RSS {peak_mb[variant]:6.0f} MB", flush=True)
     print(f"answer-only / full-vocab speed: {seconds['full_vocab'] / seconds['answer_only']:.2f}x")
 
-    cfg = TrainConfig(max_steps=args.steps, batch_size=args.batch_size, precision=args.precision,
+    cfg = TrainConfig(max_steps=args.steps, batch_size=args.batch_size, precision=args.precision, lr=2e-4,
                       eval_every=10**6, log_every=5, patience=None, max_val_examples=args.batch_size)
     with tempfile.TemporaryDirectory() as out_dir, peak_rss_mb() as peak:
         result = train(model, data, data[: args.batch_size], cfg, Path(out_dir), pad_id=0)

@@ -363,7 +363,7 @@ def sweep_point(model_name: str, method: str, rank: str, length: str, batch: str
         data.append(Encoded(ids, [IGNORE_INDEX] * (length_ // 2) + ids[length_ // 2 :]))
     cfg = TrainConfig(max_steps=6, batch_size=batch_, lr=LR, patience=None, log_every=10**6)
     with tempfile.TemporaryDirectory() as out_dir, measure() as cost:
-        train(model, data[:batch_], [], TrainConfig(max_steps=1, batch_size=batch_, log_every=10**6), Path(out_dir), 0)
+        train(model, data[:batch_], [], TrainConfig(max_steps=1, batch_size=batch_, lr=LR, log_every=10**6), Path(out_dir), 0)
         result = train(model, data, [], cfg, Path(out_dir), 0)
     print(f"{method:6s}  {rank_ or '-':>4}  {length_:6d}  {batch_:5d}  {result.tokens_per_s:10.0f}  "
           f"{cost.peak_rss_bytes / 2**30:12.2f}", flush=True)

@@ -31,6 +31,7 @@ from tunewise.methods.lora import LoraConfig
 from tunewise.sections import (
     DATA_FILES,
     DataConfig,
+    DecisionConfig,
     EvalConfig,
     ForgettingConfig,
     ModelConfig,
@@ -207,6 +208,9 @@ class _SharedConfig(Section):
     rag: RagConfig = Field(default_factory=RagConfig, description="retrieval-augmented rungs (rag, rag_lora)")
     train: TrainConfig = Field(default_factory=TrainConfig, description="training loop (every fine-tuning rung)")
     eval: EvalConfig = Field(default_factory=EvalConfig, description="scoring and confidence intervals")
+    decision: DecisionConfig = Field(
+        default_factory=DecisionConfig, description="how the recommendation weighs training against prediction cost"
+    )
     forgetting: ForgettingConfig = Field(
         default_factory=ForgettingConfig, description="general-knowledge check of every fine-tuned rung against the base"
     )

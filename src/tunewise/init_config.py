@@ -3,8 +3,8 @@
 The file is checked as `tunewise data check` checks it (every problem at once; nothing is written while it has
 errors). Its format and task type are detected, examples and labels counted, a split proposed, and a plan chosen:
 prompting baselines always, fine-tuning when there is enough to train on. The plan is timed with the dry run's probes
-(`tunewise run --dry-run`); when it would take longer than the budget, training steps (and then test examples) are cut
-to fit, and the YAML says so.
+(`tunewise run --dry-run`); when it would take longer than the budget, each rung's training time (train.max_minutes),
+or else the test examples, are cut to fit, and the YAML says so.
 """
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ from tunewise.errors import TunewiseError
 from tunewise.ladder.run import estimate
 from tunewise.progress import clock
 from tunewise.prompting.templates import token_counter
-from tunewise.sections import DataConfig, TaskConfig, TrainConfig
+from tunewise.sections import DataConfig, DecisionConfig, TaskConfig
 
 MIN_TRAIN_FOR_TUNING = 40  # fewer training examples than this: prompting only (a LoRA would mostly memorise)
 DEFAULT_BUDGET_MIN = 60.0
@@ -44,7 +44,7 @@ class Plan:
     model: str
     rungs: list[str]
     methods: list[str]
-    train: dict = field(default_factory=dict)  # train.* fields set (epochs, max_steps)
+    train: dict = field(default_factory=dict)  # train.* fields set (max_minutes)
     eval: dict = field(default_factory=dict)  # eval.* fields set (max_test_examples)
     estimates: list[dict] = field(default_factory=list)  # the dry run's rows: rung, fit_s, predict_s
     notes: list[str] = field(default_factory=list)
@@ -75,7 +75,7 @@ def propose(data_path: Path, model: str = "smollm2", fmt: str = "auto", budget_m
         plan.notes.append(f"only {len(prepared.split.train)} training examples (< {MIN_TRAIN_FOR_TUNING}): prompting "
                           "only; add `methods: [lora]` to try fine-tuning anyway")
     if estimate:
-        _fit_budget(plan, budget_min, len(prepared.split.train), len(prepared.split.test), log)
+        _fit_budget(plan, budget_min, len(prepared.split.test), log)
     return plan
 
 
@@ -86,28 +86,41 @@ def _methods(task_type: str, n_train: int) -> list[str]:
     return ["encoder_features", "lora"] if task_type == "classification" else ["lora"]
 
 
-def _fit_budget(plan: Plan, budget_min: float, n_train: int, n_test: int, log: Callable[[str], None]) -> None:
-    """Time the plan with the dry run's probes; cut training steps, then test examples, to fit the budget."""
+def _fit_budget(plan: Plan, budget_min: float, n_test: int, log: Callable[[str], None]) -> None:
+    """Time the plan with the dry run's probes; cut each rung's training time, else test examples, to fit the budget."""
     log(f"[tunewise] timing the plan on this machine (dry run of {', '.join(plan.rungs + plan.methods)})")
     plan.estimates = estimate(_config(plan), log=lambda m: None)
-    total = sum(r["fit_s"] + r["predict_s"] for r in plan.estimates if not r.get("skipped"))
+    ran = [r for r in plan.estimates if not r.get("skipped")]
+    total = sum(r["fit_s"] + r["predict_s"] for r in ran)
     budget = budget_min * 60
     if total <= budget:
         return
-    fit = sum(r["fit_s"] for r in plan.estimates if not r.get("skipped"))
-    predict = total - fit
-    if predict < budget and fit > 0:
-        batch = TrainConfig().batch_size
-        epoch_steps = math.ceil(n_train / batch)
-        steps = max(1, int(epoch_steps * (budget - predict) / fit))
-        plan.train["max_steps"] = steps
+    # Only the fine-tuned rungs' training can be cut; predicting and a prompting rung's setup cannot.
+    training = [r["fit_s"] for r in ran if r["rung"] in plan.methods]
+    fixed = total - sum(training)
+    if fixed < budget and sum(training) > 0:
+        minutes = max(0.1, math.floor(training_budget(training, budget - fixed) / 6) / 10)  # rounded down
+        plan.train["max_minutes"] = minutes
         plan.notes.append(f"the whole plan would take {clock(total)} here, over the {budget_min:g} min budget: "
-                          f"training is cut to {steps} steps ({steps / epoch_steps:.2f} of an epoch)")
+                          f"each rung's training is cut to {minutes:g} min (train.max_minutes; rungs that need less "
+                          "train whole)")
     else:
         keep = max(20, int(n_test * budget / total))
         plan.eval["max_test_examples"] = keep
         plan.notes.append(f"the whole plan would take {clock(total)} here, over the {budget_min:g} min budget, most of "
                           f"it predicting: scored on the first {keep} of {n_test} test examples")
+
+
+def training_budget(fits: list[float], available_s: float) -> float:
+    """The per-rung training time M with sum(min(fit, M)) = available_s: rungs that need less than M train whole,
+    the others are cut to the same M (seconds)."""
+    spent = 0.0
+    for i, fit in enumerate(sorted(fits)):
+        left = len(fits) - i
+        if spent + fit * left >= available_s:  # M is at or below this rung's need
+            return (available_s - spent) / left
+        spent += fit
+    return max(fits)  # everything fits
 
 
 def _config(plan: Plan) -> Config:
@@ -159,6 +172,14 @@ def render(plan: Plan, out: Path) -> str:
     if plan.eval:
         lines.append("eval:    # cut to fit the time budget (see the note above)")
         lines += [f"  {k}: {v}" for k, v in plan.eval.items()]
+    lines += [
+        "decision:",
+        "  # How many predictions you expect to make with the chosen rung: the recommendation picks the lowest",
+        "  # training + prediction cost at this volume among the rungs tied with the best (a prompt costs nothing to",
+        "  # train but more per prediction; a fine-tuned rung the other way round).",
+        f"  expected_predictions: {DecisionConfig().expected_predictions}",
+        "  # cpu_hour_cost: 0.5      # price of one machine-hour: compare in money instead of machine-seconds",
+    ]
     return "\n".join(lines) + "\n"
 
 

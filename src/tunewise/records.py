@@ -32,6 +32,7 @@ class Prediction:
     output: str  # the predicted label or generated text
     scores: dict[str, float] | None = None  # classification: log-likelihood of every label
     details: dict[str, Any] | None = None  # what else the rung used or produced: demo ids, reasoning, sources
+    prompt_tokens: int | None = None  # tokens the model read to predict it (the prediction-cost table's mean)
 
 
 @dataclass

@@ -153,9 +153,33 @@ class RagConfig(Section):
 
 
 class TrainConfig(Section):
-    lr: float = Field(2e-4, gt=0, description="peak learning rate (AdamW)")
+    lr: float | None = Field(
+        None, gt=0,
+        description="peak learning rate (AdamW) of the methods without a rate of their own (the LoRA family); empty: "
+        "a short learning-rate check picks it for each method (lr_check_factors around the method's centre rate)",
+    )
+    lr_check_factors: list[float] = Field(
+        [0.5, 1.0, 2.0], min_length=1,
+        description="the learning-rate check tries the method's centre rate times each factor for a few steps "
+        "from the same starting weights and keeps the one with the lowest validation loss",
+    )
     weight_decay: float = Field(0.0, ge=0, description="AdamW weight decay (applied to matrices, not biases/norms)")
-    epochs: float = Field(2.0, gt=0, description="passes over the training set (fractional allowed)")
+    epochs: float | None = Field(
+        None, gt=0,
+        description="passes over the training set (fractional allowed); empty: train until validation loss stops "
+        "improving (patience), at most max_epochs",
+    )
+    max_epochs: float = Field(
+        2.0, gt=0,
+        description="the cap when epochs is empty; the schedule's length and the dry run's estimate (an upper "
+        "bound) use it, so a cap far beyond where runs stop makes the decay slow and the estimate pessimistic; a "
+        "run that hits it while validation loss still falls is flagged undertrained",
+    )
+    max_minutes: float | None = Field(
+        None, gt=0,
+        description="time budget of each fine-tuned rung, its learning-rate check included: training stops after "
+        "the step that crosses it (evaluated there, the best weights kept); empty: no budget",
+    )
     max_steps: int | None = Field(None, ge=1, description="stop after this many optimizer steps (overrides epochs)")
     batch_size: int = Field(8, ge=1, description="examples per micro-batch")
     grad_accum: int = Field(1, ge=1, description="micro-batches per optimizer step")
@@ -187,8 +211,18 @@ class TrainConfig(Section):
     warmup_ratio: float = Field(0.05, ge=0, lt=1, description="fraction of steps with linear warmup")
     schedule: Literal["cosine", "linear", "constant"] = Field("cosine", description="decay after warmup")
     max_grad_norm: float | None = Field(1.0, gt=0, description="gradient clipping norm; empty for none")
-    eval_every: int = Field(50, ge=1, description="compute validation loss every N optimizer steps")
+    eval_every: int | None = Field(
+        None, ge=1,
+        description="compute validation loss every N optimizer steps; empty: 4 times per epoch (ceil(steps per "
+        "epoch / 4)), often enough for patience to stop within an epoch of the best and cheap (a validation pass "
+        "reads max_val_examples without backward)",
+    )
     patience: int | None = Field(3, ge=1, description="stop after N evaluations without improvement; empty: never")
+    min_improvement: float = Field(
+        0.01, ge=0, lt=1,
+        description="relative drop of validation loss below the best so far that counts as improvement (0.01: 1%); "
+        "smaller moves are evaluation noise, not a model still learning",
+    )
     max_val_examples: int = Field(128, ge=1, description="validation examples used for the validation loss")
     precision: Literal["bf16", "fp32"] = Field("bf16", description="bf16 autocast (fast on this CPU) or fp32")
     seed: int = Field(0, description="seed for initialisation, data order and dropout")
@@ -217,6 +251,11 @@ class EvalConfig(Section):
         "null: greedy, the default",
     )
     max_test_examples: int | None = Field(None, ge=1, description="score only the first N test examples (quick runs)")
+    candidate_labels: int | None = Field(
+        20, ge=2, description="when the task has more labels than this, every rung chooses among this many candidate "
+        "labels per test example: the labels of its nearest training examples by model.encoder embeddings, nearest "
+        "first (label scoring costs time per label); empty: always score every label",
+    )
     bootstrap_samples: int = Field(1000, ge=100, description="bootstrap resamples for confidence intervals")
     confidence: float = Field(0.95, gt=0.5, lt=1, description="confidence level of the intervals")
     seed: int = Field(0, description="seed of the bootstrap")
@@ -272,3 +311,27 @@ def resolve_file_fields(section: object, keys: tuple[str, ...], base: Path) -> N
         value = section.get(key)
         if isinstance(value, str) and value != BUNDLED_BENCHMARK and not Path(value).is_absolute():
             section[key] = str(base / value)
+
+
+class DecisionConfig(Section):
+    """How the recommendation weighs cost: training once, then every prediction the chosen rung will make."""
+
+    expected_predictions: int = Field(
+        100_000, ge=0, description="how many predictions the chosen rung will make in its lifetime: the volume the "
+        "recommendation prices (training + this many predictions, cheapest among the rungs tied with the best)",
+    )
+    cpu_hour_cost: float | None = Field(
+        None, ge=0, description="price of one hour of this machine (any currency); empty: costs are compared in "
+        "machine-seconds",
+    )
+    storage_gb_cost: float | None = Field(
+        None, ge=0, description="price of keeping 1 GB of a rung's artifacts for the deployment's life (same "
+        "currency; needs cpu_hour_cost); empty: storage is not priced",
+    )
+
+    @model_validator(mode="after")
+    def _storage_priced_with_time(self) -> DecisionConfig:
+        if self.storage_gb_cost is not None and self.cpu_hour_cost is None:
+            raise ValueError("storage_gb_cost needs cpu_hour_cost too: machine-seconds and a price do not add up; "
+                             "set decision.cpu_hour_cost or leave storage_gb_cost empty")
+        return self

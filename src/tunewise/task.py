@@ -22,6 +22,15 @@ class Task:
     labels: list[str] | None  # classification: the label set, in scoring order; generation: None
     metric: str  # accuracy | macro_f1 | exact_match | token_f1
     instruction: str | None  # system instruction; None: the chat-template layer's default applies
+    # Many-label classification: test example id -> the labels every rung chooses among for it (nearest training
+    # examples' labels, evaluate/candidates.py); None: every label is scored.
+    candidates: dict[str, list[str]] | None = None
+
+    def labels_for(self, example_id: str) -> list[str]:
+        """The labels a rung chooses among for this example: its candidates, else every label."""
+        if self.candidates is not None and example_id in self.candidates:
+            return self.candidates[example_id]
+        return self.labels
 
     def to_dict(self) -> dict[str, Any]:
         """The task as JSON-able data, for the run's saved files."""

@@ -71,7 +71,7 @@ def test_smollm2_label_scores_equal_full_forward(smollm2):
     scores = score_labels(model, tokenizer, prompts, labels, precision="fp32")
     continuations = [answer_ids(tokenizer, label) for label in labels]
     with torch.inference_mode():
-        full = _score_batch_full(model, prompts, continuations, torch.device("cpu")).numpy()
+        full = _score_batch_full(model, prompts, [continuations] * len(prompts), torch.device("cpu")).numpy()
     np.testing.assert_allclose(scores, full, atol=1e-3)
     model.to(torch.bfloat16)
 

@@ -67,3 +67,11 @@ def test_serve_load_answers_every_request(tiny_model_dir, tmp_path):
                     "--max-tokens", "4")
     assert headline(out, "ratio_two_adapters_vs_one_rps") > 0
     assert out.count("(4 done, 0 not started)") == 2, out
+
+
+def test_many_labels_times_full_and_candidate_scoring(tiny_model_dir, tmp_path):
+    out = run_bench("many_labels.py", tiny_model_dir, tmp_path / "home", "--n", "4", "--features-n", "4",
+                    "--max-train", "300")
+    assert headline(out, "ratio_candidates_zero_shot") > 0 and headline(out, "ratio_candidates_few_shot_nearest_k3") > 0
+    assert headline(out, "ratio_features_prefix") > 0
+    assert "full scoring, 20 labels" in out and "20 candidates of 77 labels" in out

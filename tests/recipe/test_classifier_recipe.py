@@ -251,6 +251,9 @@ def _assert_labels_in_test_order(rung: DecoderClassifierRung | EncoderClassifier
 def test_decoder_predictions_are_labels_in_test_order(decoder_run):
     _assert_labels_in_test_order(decoder_run["rung"], decoder_run["predictions"])
     assert {p.dtype for p in decoder_run["rung"].model.parameters()} == {torch.bfloat16}  # eval_dtype for bf16
+    # the tokens each prediction read: its whole prompt, once
+    inputs = decoder_run["rung"]._inputs(TEST)
+    assert [p.prompt_tokens for p in decoder_run["predictions"]] == [len(ids) for ids in inputs]
 
 
 def test_decoder_saves_adapter_and_head_and_reloads_to_identical_logits(decoder_run):
@@ -334,6 +337,22 @@ def test_encoder_estimate_fit_times_a_probe(model_dirs, tmp_path):
     seconds = rung.estimate_fit(TRAIN, VAL, tmp_path)
     assert 0 < seconds < 600
     assert len(rung.predict(TEST[:3])) == 3  # the dry run predicts with the probed model
+    assert all(p.prompt_tokens > 2 for p in rung.predict(TEST[:3]))  # [CLS] text [SEP]
+
+
+def test_encoder_without_a_rate_checks_rates_and_trains_at_the_pick(model_dirs, tmp_path):
+    """No encoder_lr and no train.lr: the learning-rate check around the encoder's centre picks the rate (here
+    between a rate too small to move in 8 steps and a useful one), and the summary records both."""
+    config = _config(*model_dirs, "fp32", max_steps=4)
+    config = config.model_copy(update={
+        "classifier": config.classifier.model_copy(update={"encoder_lr": None}),
+        "train": config.train.model_copy(update={"lr_check_factors": [1e-3, 200.0]}),  # 5e-8 and 1e-2
+    })
+    info = EncoderClassifierRung(TASK, config).fit(TRAIN, VAL, tmp_path)
+    check = info.training["lr_check"]
+    assert check["rates"] == pytest.approx([5e-8, 1e-2]) and check["picked"] == pytest.approx(1e-2)
+    assert info.training["lr"] == check["picked"] and check["val_losses"][1] < check["val_losses"][0]
+    assert info.training["stop_reason"] == "max_steps" and isinstance(info.training["undertrained"], bool)
 
 
 @pytest.mark.parametrize("source", ["decoder", "encoder"])

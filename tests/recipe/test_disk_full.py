@@ -16,7 +16,7 @@ ENV = {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1"}
 
 
 def config(folder: Path, model_dir: Path) -> Path:
-    return write_tiny_run_config(folder, model_dir, "{max_steps: 4, batch_size: 8, precision: fp32}")
+    return write_tiny_run_config(folder, model_dir, "{lr: 5.0e-3, max_steps: 4, batch_size: 8, precision: fp32}")
 
 
 def limited(max_bytes: int):

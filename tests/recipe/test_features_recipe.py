@@ -90,6 +90,7 @@ def test_decoder_rung_predicts_one_label_per_test_example(tiny_model_dir, tmp_pa
     assert [p.id for p in predictions] == [e.id for e in TEST]
     for p in predictions:
         assert p.output in LABELS and set(p.scores) == set(LABELS)
+        assert p.prompt_tokens == len(rung._conversation_ids([next(e for e in TEST if e.id == p.id)])[0])
         assert p.output == max(p.scores, key=p.scores.get)
         assert np.isclose(sum(np.exp(list(p.scores.values()))), 1.0)  # log-probabilities of a distribution
     assert info.artifact_dir == tmp_path / "classifier"
@@ -145,7 +146,7 @@ def test_load_classifier_names_the_missing_file(fitted_decoder, tmp_path):
 def test_padding_does_not_change_an_embedding(tiny_model_dir):
     rung = FeatureRung(_task(), _config(tiny_model_dir), "decoder")
     _, tokenizer = rung._load()
-    short, long = rung._token_ids([TRAIN[0]])[0], rung._token_ids([TEST[0]])[0] + [5] * 7
+    short, long = rung._token_ids([TRAIN[0]]).seqs[0], rung._token_ids([TEST[0]]).seqs[0] + [5] * 7
     device = torch.device("cpu")
     alone = embed_sequences(rung._forward, [short], tokenizer.pad_token_id, device, batch_size=4)
     batched = embed_sequences(rung._forward, [long, short], tokenizer.pad_token_id, device, batch_size=4)
@@ -158,8 +159,36 @@ def test_decoder_input_is_cut_from_the_left_to_max_length(tiny_model_dir):
     rung = FeatureRung(_task(), _config(tiny_model_dir, max_length=8), "decoder")
     full = FeatureRung(_task(), _config(tiny_model_dir), "decoder")
     rung._load(), full._load()
-    cut, whole = rung._token_ids(TRAIN[:1])[0], full._token_ids(TRAIN[:1])[0]
+    cut, whole = rung._token_ids(TRAIN[:1]).seqs[0], full._token_ids(TRAIN[:1]).seqs[0]
     assert len(whole) > 8 and cut == whole[-8:]  # the end (user text + generation prompt) is kept
+
+
+def test_cached_prefix_features_equal_one_forward_pooled_after_the_prefix(tiny_model_dir):
+    """The shared instruction runs once (KV cache); each example's features are the mean of its hidden states after
+    it, exactly as one forward of prefix + remainder pooled over the remainder's positions."""
+    rung = FeatureRung(_task(), _config(tiny_model_dir), "decoder")
+    _, tokenizer = rung._load()
+    inputs = rung._token_ids(TEST)
+    P = len(inputs.prefix)
+    assert all(inputs.after_prefix) and "Classify the user's message" in tokenizer.decode(inputs.prefix)
+    features, tokens = rung.embed(TEST)
+    assert tokens == P + sum(len(s) for s in inputs.seqs)  # the prefix is run once
+    for row, rest in zip(features, inputs.seqs):
+        with torch.no_grad():
+            hidden = rung.model.get_decoder()(input_ids=torch.tensor([inputs.prefix + rest])).last_hidden_state
+        np.testing.assert_allclose(row, hidden[0, P:].mean(dim=0).numpy(), rtol=1e-5, atol=1e-5)
+
+
+def test_example_with_its_own_system_message_is_embedded_whole(tiny_model_dir):
+    rung = FeatureRung(_task(), _config(tiny_model_dir), "decoder")
+    _, tokenizer = rung._load()
+    own = Example(id="own", messages=({"role": "system", "content": "Be brief."}, *TEST[0].messages),
+                  answer=TEST[0].answer, label=TEST[0].label)
+    inputs = rung._token_ids([TEST[1], own])
+    assert inputs.after_prefix == [True, False]
+    features, _ = rung.embed([TEST[1], own])
+    alone = embed_sequences(rung._forward, [inputs.seqs[1]], tokenizer.pad_token_id, torch.device("cpu"), 4)
+    np.testing.assert_allclose(features[1], alone[0], rtol=1e-5, atol=1e-5)
 
 
 def test_estimate_fit_leaves_a_rung_that_predicts(tiny_model_dir, tmp_path):
@@ -226,3 +255,13 @@ def test_generation_task_is_skipped_without_loading_a_model(source):
     rung = FeatureRung(_task("generation"), _config("/no/such/model"), source)
     assert "classification" in rung.skip_reason
     assert rung.model is None  # nothing loaded (the model path does not even exist)
+
+
+def test_a_prefix_that_leaves_no_room_is_not_used(tiny_model_dir):
+    """features.max_length near the context (512 positions here): no shared prefix; conversations embedded whole."""
+    rung = FeatureRung(_task(), _config(tiny_model_dir, max_length=510), "decoder")
+    rung._load()
+    inputs = rung._token_ids(TEST[:2])
+    assert inputs.prefix == [] and inputs.after_prefix == [False, False]
+    assert inputs.seqs == rung._conversation_ids(TEST[:2])
+    assert rung.embed(TEST[:2])[0].shape == (2, 64)

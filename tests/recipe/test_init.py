@@ -11,6 +11,7 @@ from conftest import WORD_LABELS, write_word_labels
 
 from tunewise.cli import main
 from tunewise.config import load_config
+from tunewise.init_config import training_budget
 
 
 def _records(fmt: str, n: int = 60) -> list[dict]:
@@ -57,6 +58,8 @@ def test_init_writes_a_config_data_check_accepts(tmp_path, tiny_model_dir, capsy
     config = load_config(out)
     assert config.data.path == data and config.data.format == fmt and config.task.type == task_type
     assert config.methods == (["encoder_features", "lora"] if task_type == "classification" else ["lora"])
+    assert config.decision.expected_predictions == 100_000
+    assert "the recommendation picks the lowest\n  # training + prediction cost at this volume" in text
     capsys.readouterr()
     assert main(["data", "check", str(out)]) == 0
     assert "0 error(s)" in capsys.readouterr().out
@@ -70,7 +73,14 @@ def test_init_times_the_plan_and_cuts_it_to_the_budget(tmp_path, tiny_model_dir)
     assert "Estimated time here (timed probes): zero_shot" in text and "lora" in text
     assert "over the 0.02 min budget" in text
     config = load_config(out)
-    assert config.train.max_steps is not None or config.eval.max_test_examples is not None
+    assert config.train.max_minutes is not None or config.eval.max_test_examples is not None
+
+
+def test_the_training_budget_lets_fast_rungs_finish_and_cuts_slow_ones_alike():
+    # 5 s + 50 s + 50 s = the 105 s left: the 5 s rung trains whole, the 100 s and 300 s rungs get 50 s each.
+    assert training_budget([300.0, 5.0, 100.0], 105.0) == 50.0
+    assert training_budget([10.0, 20.0], 25.0) == 15.0
+    assert training_budget([10.0, 20.0], 100.0) == 20.0
 
 
 def test_few_examples_give_a_prompting_plan(tmp_path, tiny_model_dir):

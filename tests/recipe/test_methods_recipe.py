@@ -95,19 +95,37 @@ def test_method_learns_only_its_weights_and_reloads(name, tiny_model_dir, tmp_pa
         assert param.requires_grad == intended, param_name
         short = _base_name(param_name, base)
         if not intended and short is not None:
-            assert torch.equal(param.detach().float(), base[short].float()), f"{param_name} moved"
+            assert torch.equal(param.detach().float().cpu(), base[short].float()), f"{param_name} moved"
             compared += 1
     assert compared > 0 or name == "full"  # every frozen base weight was compared
     trainable, total = rung.parameters()
     assert 0 < trainable <= total
 
-    saved = _load_saved(name, tiny_model_dir, info.artifact_dir).eval()
-    ids = torch.tensor([[1, 5, 9, 12, 7, 2]])
+    device = next(rung.model.parameters()).device  # the GPU where there is one: compare on the same device
+    saved = _load_saved(name, tiny_model_dir, info.artifact_dir).eval().to(device)
+    ids = torch.tensor([[1, 5, 9, 12, 7, 2]], device=device)
     with torch.no_grad():
         torch.testing.assert_close(saved(input_ids=ids).logits, rung.model(input_ids=ids).logits, atol=0, rtol=0)
 
     predictions = rung.predict(_examples(6, offset=200))
     assert [p.output in LABELS for p in predictions] == [True] * 6
+
+
+def test_a_rung_without_a_rate_checks_rates_and_records_the_pick(tiny_model_dir, tmp_path):
+    """No train.lr (and the LoRA family has no rate of its own): the rung checks its centre rate x
+    lr_check_factors from the same start, trains at the lowest validation loss, and records the check; the dry run
+    times the same probes."""
+    rung = _rung("lora_attention", tiny_model_dir)
+    train = rung.config.train.model_copy(update={"lr": None, "lr_check_factors": [0.005, 50.0]})  # 1e-6, 1e-2
+    rung.config = rung.config.model_copy(update={"train": train})
+    info = rung.fit(_examples(96), _examples(16, offset=96), tmp_path / "fit")
+
+    check = info.training["lr_check"]
+    assert check["rates"] == pytest.approx([1e-6, 1e-2]) and check["picked"] == pytest.approx(1e-2)
+    assert check["val_losses"][1] < check["val_losses"][0] and check["seconds"] > 0
+    assert info.training["lr"] == check["picked"] and info.training["stop_reason"] == "max_steps"
+    assert (tmp_path / "fit" / "lr_check.json").is_file()
+    assert rung.estimate_fit(_examples(96), _examples(16, offset=96), tmp_path / "estimate") > 0
 
 
 def test_qlora_is_skipped_without_cuda_with_its_reason(tiny_model_dir):

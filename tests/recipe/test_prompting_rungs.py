@@ -138,3 +138,28 @@ def test_few_shot_prompts_drop_demonstrations_to_fit_the_context(tiny_model_dir,
     assert all(n <= limit for n in lengths)
     assert len(demo_ids[0]) < 6 and demo_ids[0] == demo_ids[1][: len(demo_ids[0])]  # dropped from the end
     assert "dropped from the end" in rung.notes()[0]
+
+
+def test_many_labels_every_rung_chooses_among_the_same_candidates(tiny_model_dir, tmp_path):
+    """With more labels than eval.candidate_labels, each test example gets the labels of its nearest training
+    examples; label-scoring rungs score only those, feature rungs are cut to them, and data.json says how often the
+    gold label is among them."""
+    config = _config(tmp_path, tiny_model_dir)
+    config.rungs, config.methods = ["zero_shot", "few_shot"], ["encoder_features"]
+    config.prompt.few_shot_k, config.prompt.demo_selection = [1], ["nearest"]
+    config.eval.candidate_labels = 2  # of the 3 topics
+    result = api.run(config, log=lambda m: None)
+    run_dir = result.run_dir
+    summary = json.loads((run_dir / "data.json").read_text())["candidate_labels"]
+    assert summary["per_example"] == 2 and summary["proposed_by"] == "minilm nearest training examples"
+    assert 0.0 <= summary["gold_among_candidates"] <= 1.0
+    chosen = {}
+    for rung in ("zero_shot", "few_shot_nearest_k1", "encoder_features"):
+        rows = [json.loads(line) for line in (run_dir / "rungs" / rung / "predictions.jsonl").read_text().splitlines()]
+        for r in rows:
+            assert len(r["scores"]) == 2 and r["prediction"] == max(r["scores"], key=r["scores"].get)
+            assert chosen.setdefault(r["id"], set(r["scores"])) == set(r["scores"])  # the same candidates everywhere
+    descriptions = {r["name"]: r["description"] for r in result.report["rungs"]}
+    assert "shared prompt prefix computed once" in descriptions["zero_shot"]
+    assert "scored among 2 candidate labels" in descriptions["few_shot_nearest_k1"]
+    assert "chooses among 2 candidate labels" in descriptions["encoder_features"]

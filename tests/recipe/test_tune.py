@@ -118,7 +118,8 @@ def test_the_pruner_ends_training_through_the_eval_hook(tiny_tokenizer, tmp_path
     from tunewise.train.batching import IGNORE_INDEX, Encoded
 
     data = [Encoded(list(range(3, 13)) + [20 + i % 4, 2], [IGNORE_INDEX] * 10 + [20 + i % 4, 2]) for i in range(16)]
-    cfg = TrainConfig(max_steps=6, eval_every=2, batch_size=4, log_every=100, precision="fp32", patience=None)
+    cfg = TrainConfig(lr=2e-4, max_steps=6, eval_every=2, batch_size=4, log_every=100, precision="fp32",
+                      patience=None)
 
     def lora_model():
         return get_peft_model(build_tiny_llama(len(tiny_tokenizer)), PeftLora(r=2, target_modules=["q_proj", "v_proj"]))

@@ -19,7 +19,8 @@ def test_every_field_is_documented_in_it():
     assert not undocumented, f"fields without a description: {undocumented}"
     text = config_markdown()
     assert all(f"| `{f.name}` |" in text for f in rows)
-    assert "| `train.lr` | float |" in text and "| `data.format` | 'auto' \\| 'chat'" in text
+    assert "| `train.max_epochs` | float |" in text and "| `train.lr` | float or null |" in text
+    assert "| `data.format` | 'auto' \\| 'chat'" in text
 
 
 def test_types_read_as_words():

@@ -60,7 +60,7 @@ def test_single_token_continuations_need_only_the_prompt(tiny_llama):
 def test_full_forward_fallback_equals_one_forward_per_pair(tiny_llama):
     model, _ = tiny_llama
     with torch.inference_mode():
-        scores = _score_batch_full(model, PROMPTS, CONTINUATIONS, torch.device("cpu")).numpy()
+        scores = _score_batch_full(model, PROMPTS, [CONTINUATIONS] * len(PROMPTS), torch.device("cpu")).numpy()
     np.testing.assert_allclose(scores, brute_force_matrix(model, PROMPTS, CONTINUATIONS), atol=1e-4, rtol=0)
 
 
@@ -142,3 +142,41 @@ def test_shared_prefix_is_run_once_and_scores_stay_exact(tiny_llama):
     # The prefix stops before the shortest prompt's last token, which must stay to score the first label token.
     with torch.inference_mode():
         assert shared_prefix(model, [common, common + [7]], torch.device("cpu")).length == len(common) - 1
+
+
+def test_each_row_scores_only_its_own_continuations(tiny_llama):
+    """Per-row continuation sets (candidate labels) give each row exactly the full scores of those continuations."""
+    from tunewise.evaluate.likelihood import score_row_continuations
+
+    model, _ = tiny_llama
+    common = [30, 31, 32, 33, 34, 35, 36, 37, 38, 39]  # a shared prefix, as in a real prompt
+    prompts = [common + p for p in PROMPTS]
+    full = score_continuations(model, prompts, CONTINUATIONS, batch_size=3, precision="fp32")
+    chosen = [[2, 0], [1], [3, 2, 1], [0, 3]]  # continuation indices per prompt, in the order asked
+    rows = score_row_continuations(model, prompts, [[CONTINUATIONS[j] for j in row] for row in chosen],
+                                   batch_size=3, precision="fp32")
+    for i, row in enumerate(chosen):
+        np.testing.assert_allclose(rows[i], full[i, row], atol=1e-5, rtol=0)
+
+
+def test_candidate_labels_pick_the_same_answer_as_full_scoring(tiny_llama):
+    """When the best label of full scoring is a candidate, scoring only the candidates picks it too, with the same
+    scores for those labels."""
+    from tunewise.evaluate.likelihood import score_candidate_labels
+
+    model, tokenizer = tiny_llama
+    labels = ["billing", "bug", "bug report", "refund", "login", "shipping", "other"]
+    system = "Classify the user's message. Answer with exactly one label from: " + ", ".join(labels) + "."
+    prompts = [prompt_ids(tokenizer, [{"role": "system", "content": system}, {"role": "user", "content": text}])
+               for text in ("my card was charged twice", "the app crashes", "where is my parcel", "hello")]
+    full = score_labels(model, tokenizer, prompts, labels, batch_size=2, precision="fp32")  # (N, L)
+    best = full.argmax(axis=1)
+    rng = np.random.default_rng(0)
+    candidates = []
+    for b in best:  # the full-scoring answer plus two other labels, in a shuffled order
+        others = [j for j in rng.permutation(len(labels)) if j != b][:2]
+        candidates.append([labels[j] for j in rng.permutation([b, *others])])
+    rows = score_candidate_labels(model, tokenizer, prompts, candidates, batch_size=2, precision="fp32")
+    for i, (row, chosen) in enumerate(zip(rows, candidates)):
+        assert chosen[int(row.argmax())] == labels[best[i]]
+        np.testing.assert_allclose(row, [full[i, labels.index(c)] for c in chosen], atol=1e-5, rtol=0)

@@ -1,11 +1,13 @@
-"""Recommendation: the cheapest rung as good as the best one (paired test, else overlapping CIs)."""
+"""Recommendation: the cheapest rung as good as the best one (paired test, else overlapping CIs); cheapest at the
+default volume, decision.expected_predictions (100,000): training once + that many predictions (the cost model's own
+tests: test_recommend_cost.py)."""
 from tunewise.ladder.recommend import recommend
 from tunewise.ladder.result import RungResult
 
 
-def _rung(name, kind, value, lo, hi, fit_s=0.0, disk=0, predict_s=1.0):
-    cost = {"fit_wall_s": fit_s, "predict_wall_s": predict_s, "peak_rss_bytes": 1, "trainable_params": 0,
-            "total_params": 10, "disk_bytes": disk}
+def _rung(name, kind, value, lo, hi, fit_s=0.0, disk=0, per_example=0.001):
+    cost = {"fit_wall_s": fit_s, "predict_wall_s": per_example * 100, "predict_s_per_example": per_example,
+            "peak_rss_bytes": 1, "trainable_params": 0, "total_params": 10, "disk_bytes": disk}
     return RungResult(name, kind, "", {"accuracy": {"value": value, "ci_low": lo, "ci_high": hi}}, cost)
 
 
@@ -18,10 +20,10 @@ def test_clear_winner_is_recommended_with_the_gap():
 
 
 def test_cheaper_rung_wins_when_intervals_overlap():
-    results = [_rung("zero_shot", "prompting", 0.80, 0.75, 0.85, predict_s=5),
-               _rung("few_shot_balanced_k3", "prompting", 0.82, 0.77, 0.87, predict_s=20),
+    results = [_rung("zero_shot", "prompting", 0.80, 0.75, 0.85, per_example=0.001),
+               _rung("few_shot_balanced_k3", "prompting", 0.82, 0.77, 0.87, per_example=0.002),
                _rung("lora", "fine-tuning", 0.84, 0.80, 0.88, fit_s=300, disk=10_000_000)]
-    rec = recommend(results, "accuracy")
+    rec = recommend(results, "accuracy")  # 100 s, 200 s, 300 s + 100 s
     assert rec.rung == "zero_shot"
     assert rec.best_rung == "lora"
     assert set(rec.tied_with_best) == {"zero_shot", "few_shot_balanced_k3", "lora"}
@@ -44,8 +46,8 @@ def _significance(best, **p_values):
 
 def test_the_paired_test_decides_what_is_as_good_as_the_best():
     """Overlapping intervals, but the paired test separates zero_shot from lora: only few_shot stays tied."""
-    results = [_rung("zero_shot", "prompting", 0.80, 0.75, 0.85, predict_s=5),
-               _rung("few_shot_balanced_k3", "prompting", 0.82, 0.77, 0.87, predict_s=20),
+    results = [_rung("zero_shot", "prompting", 0.80, 0.75, 0.85, per_example=0.001),
+               _rung("few_shot_balanced_k3", "prompting", 0.82, 0.77, 0.87, per_example=0.002),
                _rung("lora", "fine-tuning", 0.84, 0.80, 0.88, fit_s=300, disk=10_000_000)]
     rec = recommend(results, "accuracy", _significance("lora", zero_shot=0.01, few_shot_balanced_k3=0.3))
     assert rec.rung == "few_shot_balanced_k3" and set(rec.tied_with_best) == {"few_shot_balanced_k3", "lora"}

@@ -97,8 +97,16 @@ def test_the_page_is_written_with_the_run_and_stands_alone(classification_run):
     assert str(escape(rec["reason"])) in page and all(str(escape(s)) in page for s in rec["next_steps"])
     for rung in report["rungs"]:
         assert f"<td>{rung['name']}" in page  # the rung table's first column
-    for column in ("train s", "predict s", "peak RSS", "trainable", "total params", "disk", "full/disk", "tok/s"):
+    for column in ("train s", "predict s", "s/example", "prompt tok", "predict RSS", "total s at 100,000", "peak RSS",
+                   "trainable", "total params", "disk", "full/disk", "tok/s"):
         assert f"<th>{column}</th>" in page
+    for rung in report["rungs"]:  # the prediction cost every rung now records
+        c = rung["cost"]
+        assert c["predict_s_per_example"] > 0 and c["predict_batch_size"] == 8
+        assert 0 < c["predict_peak_rss_bytes"] <= c["peak_rss_bytes"]
+        assert report["recommendation"]["cost"]["per_rung"][rung["name"]]["total"] > 0
+    totals = rec["cost"]["per_rung"]  # the recommendation: the lowest total among the rungs tied with the best
+    assert totals[rec["rung"]]["total"] == min(totals[name]["total"] for name in rec["tied_with_best"])
 
 
 def test_charts_hold_their_marks(classification_run):
@@ -108,11 +116,11 @@ def test_charts_hold_their_marks(classification_run):
     names = [r["name"] for r in report["rungs"]]
     assert names == ["zero_shot", "few_shot_balanced_k1", "few_shot_balanced_k2", "lora"]
 
-    for cost in ("training cost", "storage cost"):
+    for cost in ("training cost", "storage cost", "prediction cost"):
         svg = charts[f"accuracy against {cost}"]
         assert float(svg.get("width")) > 0 and float(svg.get("height")) > 0
         assert len(_marks(svg, "circle", "point")) == len(names) == len(_marks(svg, "line", "ci"))
-        assert {t.text for t in _marks(svg, "text", "label")} == set(names)
+        assert {t.text.removesuffix(" ‡") for t in _marks(svg, "text", "label")} == set(names)  # ‡: undertrained
         assert len(_marks(svg, "circle", "recommended")) == 1
         frontier = _marks(svg, "path", "frontier")
         assert len(frontier) <= 1 and all(p.get("d").startswith("M") and "L" in p.get("d") for p in frontier)
@@ -151,7 +159,8 @@ def test_a_run_without_few_shot_or_classes_leaves_those_sections_out(generation_
                     'id="significance"'):
         assert missing not in page
     charts = _charts(page)
-    assert set(charts) == {"exact_match against training cost", "exact_match against storage cost"}
+    assert set(charts) == {"exact_match against training cost", "exact_match against storage cost",
+                           "exact_match against prediction cost"}
     assert all(len(_marks(svg, "circle", "point")) == 1 and not _marks(svg, "path", "frontier")
                for svg in charts.values())
     assert '<div class="rung" id="recommendation">zero_shot</div>' in page

@@ -110,7 +110,7 @@ def test_split_by_tokens_keeps_every_example_and_the_cap():
 def _train_once(tmp_path, **overrides):
     model = lora.apply(_tiny_llama(), LoraConfig(r=4))
     data = _examples([(12 + i % 9, 3) for i in range(16)], seed=3)
-    cfg = TrainConfig(max_steps=3, batch_size=8, precision="fp32", patience=None, log_every=1, **overrides)
+    cfg = TrainConfig(lr=2e-4, max_steps=3, batch_size=8, precision="fp32", patience=None, log_every=1, **overrides)
     result = train(model, data, [], cfg, tmp_path, pad_id=0)
     return result, {n: p.detach().clone() for n, p in model.named_parameters() if p.requires_grad}
 
@@ -127,7 +127,7 @@ def test_capped_or_packed_micro_batches_train_like_padded_ones(tmp_path, overrid
 def test_training_attention_is_restored_for_prediction(tmp_path):
     model = lora.apply(_tiny_llama("sdpa"), LoraConfig(r=4))
     data = _examples([(12, 3)] * 4)
-    train(model, data, [], TrainConfig(max_steps=1, batch_size=4, attention="eager", patience=None), tmp_path, 0)
+    train(model, data, [], TrainConfig(lr=2e-4, max_steps=1, batch_size=4, attention="eager", patience=None), tmp_path, 0)
     assert model.get_base_model().config._attn_implementation == "sdpa"
 
 

@@ -40,6 +40,7 @@ def check_same_data(run_dir: Path, summary: dict) -> None:
 # Fields a resumed run may change with --allow-changes: they change how often training logs, saves, validates
 # and when it stops early, or how many examples a forward pass takes, never what a finished rung computed.
 SAFE_ON_RESUME = ("train.log_every", "train.checkpoint_every", "train.eval_every", "train.patience",
+                  "train.min_improvement", "train.max_minutes",
                   "train.max_val_examples", "eval.batch_size")
 
 

@@ -23,6 +23,11 @@ from tunewise.data import PreparedData, prepare_data
 from tunewise.data.text import load_documents, load_domain_text
 from tunewise.distributed import barrier, is_main, setup, share, world_size
 from tunewise.errors import ConfigError, DataError, Problem, RunInterrupted
+from tunewise.evaluate.candidates import (
+    candidates_summary,
+    restrict_to_candidates,
+    with_candidates,
+)
 from tunewise.evaluate.forgetting import (
     forgetting_items,
     forgetting_section,
@@ -32,7 +37,7 @@ from tunewise.evaluate.multiple_choice import ChoiceItem
 from tunewise.evaluate.predict import decoding
 from tunewise.evaluate.stats import item_correct, item_score
 from tunewise.io import write_json, write_text
-from tunewise.ladder.cost import bytes_on_disk, measure
+from tunewise.ladder.cost import bytes_on_disk, measure, prediction_cost
 from tunewise.ladder.folder import check_same_data, new_run_dir
 from tunewise.ladder.plan import (
     PlannedRung,
@@ -59,8 +64,9 @@ from tunewise.methods.multitask import (
     multitask_summary,
     prepare_tasks,
 )
+from tunewise.models.embed import TextEncoder
 from tunewise.models.load import eval_dtype, load_causal_lm
-from tunewise.prompting.templates import token_counter
+from tunewise.prompting.templates import token_counter, user_text
 from tunewise.prompting.user_template import check_template
 from tunewise.records import Example
 from tunewise.registry import RunRecorder
@@ -134,6 +140,8 @@ class _Ladder:
             prepared.task, prepared.split, test, others, benchmark
         self.data_summary = prepared.summary()
         self.data_summary["scored_test_examples"] = len(test)
+        if self.task.candidates is not None:
+            self.data_summary["candidate_labels"] = candidates_summary(self.task, test, config.model.encoder)
         if others:
             self.data_summary["multitask"] = multitask_data_summary(self.task, self.split, test, others, log)
         self.run_dir: Path | None = None
@@ -205,7 +213,8 @@ class _Ladder:
         forgetting check, which would load and score the base model again."""
         config, task, results = self.config, self.task, self.results
         significance = paired_tests(results, task.metric, config)
-        rec = recommend([r for r in results if not r.skipped], task.metric, significance, config.eval.alpha)
+        rec = recommend([r for r in results if not r.skipped], task.metric, significance, config.eval.alpha,
+                        config.decision)
         return build_report(
             self.run_dir, config, task, self.data_summary, results, rec, significance, self.test, self.split.train,
             decoding=None if task.type == "classification" else decoding(config),
@@ -277,6 +286,7 @@ def run_rung(rung: Rung, train, val, test, task: Task, config: Config, rung_dir:
     log(f"[tunewise] rung {rung.name}: predict {len(test)} test examples")
     with measure() as predict_cost:
         predictions = rung.predict(test)
+    predictions = restrict_to_candidates(predictions, task)  # rungs that scored every label choose as the rest do
     metrics = score(predictions, test, task, config)
     write_predictions(rung_dir / "predictions.jsonl", predictions, test)
     per_task = {}
@@ -289,6 +299,7 @@ def run_rung(rung: Rung, train, val, test, task: Task, config: Config, rung_dir:
     cost = {
         "fit_wall_s": round(fit_cost.wall_s, 3),
         "predict_wall_s": round(predict_cost.wall_s, 3),
+        **prediction_cost(predict_cost, predictions, config.eval.batch_size),
         "peak_rss_bytes": max(fit_cost.peak_rss_bytes, predict_cost.peak_rss_bytes),
         "trainable_params": trainable_params,
         "total_params": total_params,
@@ -372,6 +383,10 @@ def prepare(config: Config) -> tuple[PreparedData, list[Example], list[TaskData]
         check_template(config.prompt.template, config.source, split.train + split.val + split.test, prepared.task)
     test = prepared.split.test
     test = test[: config.eval.max_test_examples] if config.eval.max_test_examples else test
+    # Many labels: each test example's candidate labels, embedded once here for every rung (and the dry run).
+    encoder = TextEncoder(config.model.encoder, batch_size=config.eval.batch_size * 4)
+    prepared.task = with_candidates(prepared.task, prepared.split.train, test, user_text, encoder,
+                                    config.eval.candidate_labels)
     return prepared, test, others, benchmark
 
 

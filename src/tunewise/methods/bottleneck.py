@@ -25,6 +25,8 @@ from tunewise.methods.spec import MethodSpec, PlanContext, SectionSpec
 from tunewise.methods.tuned import Method, TunedRung
 from tunewise.sections import Section
 
+CENTRE_LR = 1e-3  # the learning-rate check's centre (new small layers that start at zero)
+
 
 class BottleneckConfig(Section):
     size: int = Field(64, ge=1, description="bottleneck width of each adapter (down-projection size)")
@@ -32,7 +34,11 @@ class BottleneckConfig(Section):
     placement: list[Literal["attention", "mlp"]] = Field(
         ["attention", "mlp"], description="after which sublayers of every block an adapter is inserted (Houlsby: both)"
     )
-    lr: float = Field(1e-3, gt=0, description="learning rate for the adapters")
+    lr: float | None = Field(
+        None, gt=0,
+        description="learning rate for the adapters; empty: "
+        f"the learning-rate check around {CENTRE_LR:g} (new small layers that start at zero)",
+    )
 
 
 ADAPTERS = "bottleneck"  # the ModuleDict each decoder layer holds its adapters in
@@ -174,7 +180,8 @@ def _rung(plan: PlanContext) -> TunedRung:
     bc = plan.config.bottleneck
     method = Method("bottleneck", f"bottleneck adapters (width {bc.size}, {bc.nonlinearity}) after "
                     f"{' and '.join(bc.placement)}", lambda model, tokenizer: apply(model, bc),
-                    lambda model, tokenizer, directory: save(model, directory), lr=bc.lr)
+                    lambda model, tokenizer, directory: save(model, directory), lr=bc.lr,
+                    centre_lr=CENTRE_LR)
     return TunedRung(plan.task, plan.config, method)
 
 

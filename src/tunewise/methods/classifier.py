@@ -53,7 +53,7 @@ from tunewise.errors import DataError, ModelError, Problem, TrainingError
 from tunewise.methods import lora
 from tunewise.methods.lora import LoraConfig
 from tunewise.methods.spec import MethodSpec, SectionSpec
-from tunewise.methods.tuned import quiet_peft
+from tunewise.methods.tuned import LORA_LR, fixed_rate, quiet_peft
 from tunewise.models.chat_template import prompt_ids, truncate_prompt
 from tunewise.models.load import (
     count_parameters,
@@ -71,16 +71,24 @@ from tunewise.task import Task, example_label
 from tunewise.train.batching import IGNORE_INDEX, Encoded, collate
 from tunewise.train.loop import train as train_loop
 from tunewise.train.loop import training_summary
-from tunewise.train.probe import extrapolate_fit, probe_config
+from tunewise.train.probe import at_picked_rate, estimate_training, learning_rate
 
 if TYPE_CHECKING:
     from tunewise.config import Config
 
 
+ENCODER_LR = 5e-5  # the encoder classifier's centre rate: every weight of the encoder moves (BERT fine-tuning's rate)
+
 
 class ClassifierConfig(Section):
-    decoder_lr: float = Field(2e-4, gt=0, description="learning rate for the decoder classifier (LoRA + head)")
-    encoder_lr: float = Field(5e-5, gt=0, description="learning rate for the encoder classifier (all weights)")
+    decoder_lr: float | None = Field(
+        None, gt=0, description="learning rate for the decoder classifier (LoRA + head); empty: the learning-rate "
+        f"check around {LORA_LR:g}",
+    )
+    encoder_lr: float | None = Field(
+        None, gt=0, description="learning rate for the encoder classifier (all weights); empty: the learning-rate "
+        f"check around {ENCODER_LR:g}",
+    )
 
 
 HEAD_WEIGHTS = "head.safetensors"
@@ -303,12 +311,15 @@ def class_log_probs(
     return out
 
 
-def predictions(ids: Sequence[str], labels: Sequence[str], log_probs: Tensor) -> list[Prediction]:
-    """One Prediction per row: the most likely label and every label's log-probability."""
+def predictions(
+    ids: Sequence[str], labels: Sequence[str], log_probs: Tensor, prompt_tokens: Sequence[int] | None = None
+) -> list[Prediction]:
+    """One Prediction per row: the most likely label, every label's log-probability and the tokens it read."""
     best = log_probs.argmax(dim=1).tolist()
+    read = prompt_tokens if prompt_tokens is not None else [None] * len(best)
     return [
-        Prediction(id=i, output=labels[b], scores=dict(zip(labels, map(float, row))))
-        for i, b, row in zip(ids, best, log_probs.tolist())
+        Prediction(id=i, output=labels[b], scores=dict(zip(labels, map(float, row))), prompt_tokens=n)
+        for i, b, row, n in zip(ids, best, log_probs.tolist(), read)
     ]
 
 
@@ -336,8 +347,8 @@ class _HeadRung(ABC):
     # ------------------------------------------------------------ what each rung provides
 
     @abstractmethod
-    def _lr(self) -> float:
-        """This rung's learning rate (config.classifier)."""
+    def _own_rate(self) -> tuple[float | None, float]:
+        """(this rung's rate in config.classifier, None when empty; the learning-rate check's centre)."""
 
     @abstractmethod
     def _load(self) -> None:
@@ -362,8 +373,13 @@ class _HeadRung(ABC):
     # ------------------------------------------------------------ shared setup
 
     def _train_config(self) -> TrainConfig:
-        """config.train with this rung's learning rate; never packed (the head pools each padded row)."""
-        return self.config.train.model_copy(update={"lr": self._lr(), "packing": False})
+        """config.train, never packed (the head pools each padded row)."""
+        return self.config.train.model_copy(update={"packing": False})
+
+    def _rates(self) -> tuple[float | None, float]:
+        """(the rate the user chose, None when the learning-rate check picks it; the check's centre)."""
+        own, centre = self._own_rate()
+        return fixed_rate(self.config.train.lr, own, centre), centre
 
     def _encode(self, examples: Sequence[Example]) -> list[Encoded]:
         return with_class_labels(self._inputs(examples), class_indices(self.task.labels, examples))
@@ -381,20 +397,26 @@ class _HeadRung(ABC):
     def fit(self, train: list[Example], val: list[Example], workdir: Path) -> FitInfo:
         """Train the head (and LoRA, or the whole encoder), keep the best weights, save them under workdir."""
         self._load()
+        encoded_train, encoded_val, cfg = self._encode(train), self._encode(val), self._train_config()
+        fixed, centre = self._rates()
+        lr, check = learning_rate(self.model, encoded_train, encoded_val, cfg, fixed, centre, workdir, self._pad_id(),
+                                  classification_loss_sum, resume=self.resume)
         result = train_loop(
-            self.model, self._encode(train), self._encode(val), self._train_config(), workdir, self._pad_id(),
+            self.model, encoded_train, encoded_val, at_picked_rate(cfg, lr, check), workdir, self._pad_id(),
             loss_fn=classification_loss_sum, resume=self.resume,
         )
-        return FitInfo(artifact_dir=self.save(workdir), training=training_summary(result))
+        training = training_summary(result, check.summary() if check else None)
+        return FitInfo(artifact_dir=self.save(workdir), training=training)
 
     def predict(self, test: list[Example]) -> list[Prediction]:
         """The most likely label per test example (in test order) with every label's log-probability."""
         self.model.to(eval_dtype(self.config)).eval()  # the weight dtype every rung predicts with
         progress = progress_printer(f"rung {self.name}: predict", len(test))
+        inputs = self._inputs(test)
         log_probs = class_log_probs(
-            self.model, self._inputs(test), len(self.task.labels), self._pad_id(), self.config.eval.batch_size, progress
+            self.model, inputs, len(self.task.labels), self._pad_id(), self.config.eval.batch_size, progress
         )  # (N, L)
-        return predictions([e.id for e in test], self.task.labels, log_probs)
+        return predictions([e.id for e in test], self.task.labels, log_probs, [len(ids) for ids in inputs])
 
     def predict_task(self, task: Task, test: list[Example]) -> list[Prediction]:
         """Only this run's task is predicted (other_tasks is empty)."""
@@ -407,15 +429,13 @@ class _HeadRung(ABC):
         return count_parameters(self.model)
 
     def estimate_fit(self, train: list[Example], val: list[Example], workdir: Path) -> float:
-        """Seconds the whole fit would take, from PROBE_STEPS optimizer steps timed on the real training data."""
+        """Seconds the whole fit would take: the learning-rate check (when it will run; its probes are the timing)
+        and the planned training at the probed speed, an upper bound when patience stops the run before the cap."""
         cfg = self._train_config()
-        probe = probe_config(cfg)
         self._load()
-        encoded_train = self._encode(train)
-        result = train_loop(
-            self.model, encoded_train, [], probe, workdir, self._pad_id(), loss_fn=classification_loss_sum
-        )
-        return extrapolate_fit(result, encoded_train, self._encode(val[: cfg.max_val_examples]), cfg)
+        fixed, centre = self._rates()
+        return estimate_training(self.model, self._encode(train), self._encode(val[: cfg.max_val_examples]), cfg,
+                                 fixed, centre, workdir, self._pad_id(), classification_loss_sum)
 
     def notes(self) -> list[str]:
         return []
@@ -435,8 +455,8 @@ class DecoderClassifierRung(_HeadRung):
         lc = config.lora
         self.description = f"classification head on the last prompt token + LoRA r={lc.r} alpha={lc.alpha:g}"
 
-    def _lr(self) -> float:
-        return self.config.classifier.decoder_lr
+    def _own_rate(self) -> tuple[float | None, float]:
+        return self.config.classifier.decoder_lr, LORA_LR
 
     def _load(self) -> None:
         # bf16 training keeps the frozen base in bf16 (what autocast computes with), as the lora rung does.
@@ -483,8 +503,8 @@ class EncoderClassifierRung(_HeadRung):
         super().__init__(task, config)
         self.description = f"encoder {config.model.encoder} + classification head ([CLS]), all weights trained"
 
-    def _lr(self) -> float:
-        return self.config.classifier.encoder_lr
+    def _own_rate(self) -> tuple[float | None, float]:
+        return self.config.classifier.encoder_lr, ENCODER_LR
 
     def _load(self) -> None:
         # Every weight trains, so all stay fp32 (autocast computes in bf16 when precision is bf16).

@@ -140,9 +140,8 @@ class DaptLoraRung(TunedRung):
                                        workdir / "dapt", pad_id, resume=self.resume)
         self.model.train()
         encoded_train, encoded_val = self._training_data(train, val)
-        result = train(self.model, encoded_train, encoded_val, self._train_config(), workdir, pad_id,
-                       resume=self.resume)
-        training = training_summary(result)
+        result = self.train_loaded(encoded_train, encoded_val, workdir)  # the check starts from the DAPT weights
+        training = training_summary(result, self.lr_check)
         training["dapt"] = training_summary(domain)
         training["wall_s"] = result.wall_s + domain.wall_s
         return FitInfo(artifact_dir=self._save(workdir), training=training)

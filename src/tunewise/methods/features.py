@@ -1,7 +1,8 @@
 """Feature-based rungs ("Finetuning I"): a frozen model embeds each example, a logistic regression classifies it.
 
 `features` mean-pools the causal LM's last hidden state over the zero-shot conversation the other rungs are scored
-on; `encoder_features` mean-pools and L2-normalises the encoder's token states of the user text (the
+on, after the part every example shares (system instruction with the label list: run once, its KV cache reused, and
+left out of the mean, as it is the same for every example); `encoder_features` mean-pools and L2-normalises the encoder's token states of the user text (the
 sentence-transformers recipe). Only the classifier learns; it is saved as classifier.safetensors + classifier.json.
 """
 from __future__ import annotations
@@ -22,6 +23,8 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
 
 from tunewise.errors import ModelError, TrainingError
+from tunewise.evaluate.candidates import per_example
+from tunewise.evaluate.likelihood import SharedPrefix, cache_arg, run_prefix
 from tunewise.io import write_json
 from tunewise.methods.spec import MethodSpec, SectionSpec
 from tunewise.models.chat_template import prompt_ids, truncate_prompt
@@ -42,7 +45,10 @@ if TYPE_CHECKING:
 class FeaturesConfig(Section):
     C: float = Field(1.0, gt=0, description="inverse L2 regularisation strength of the logistic regression")
     max_iter: int = Field(2000, ge=10, description="iterations of the logistic-regression solver")
-    max_length: int = Field(256, ge=8, description="tokens of each example embedded (longer inputs are cut)")
+    max_length: int = Field(
+        256, ge=8, description="tokens of each example embedded, after the shared instruction for `features` (longer "
+        "inputs are cut from the left)",
+    )
 
 
 Source = Literal["decoder", "encoder"]
@@ -51,7 +57,8 @@ CONFIG_FILE = "classifier.json"
 PROBE_EXAMPLES = 16  # training examples a dry run embeds to time the fit
 SOLVER_ALLOWANCE_S = 2.0  # the logistic-regression solver on a few thousand embeddings takes about this long
 _DISPLAY_NAMES = {"smollm2": "SmolLM2", "minilm": "all-MiniLM-L6-v2"}
-_POOLING = {"decoder": "mean over real tokens", "encoder": "mean over real tokens, L2-normalised"}
+_POOLING = {"decoder": "mean over the real tokens after the shared instruction",
+            "encoder": "mean over real tokens, L2-normalised"}
 
 
 # ---------------------------------------------------------------- the classifier
@@ -153,6 +160,16 @@ def display_name(name: str) -> str:
 # ---------------------------------------------------------------- the rung
 
 
+@dataclass
+class DecoderInputs:
+    """What the decoder embeds: the prefix every conversation shares (run once), then each example's tokens."""
+
+    prefix: list[int]  # the shared prefix's token ids
+    seqs: list[list[int]]  # per example: its tokens after the prefix, or its whole conversation (see after_prefix)
+    after_prefix: list[bool]  # per example: whether it starts with the prefix (no system message of its own)
+
+
+
 class FeatureRung:
     """A frozen decoder (`features`) or encoder (`encoder_features`) embeds; a logistic regression classifies."""
 
@@ -168,7 +185,9 @@ class FeatureRung:
         self.task, self.config, self.source = task, config, source
         self.name = "features" if source == "decoder" else "encoder_features"
         self.model_name = config.model.name if source == "decoder" else config.model.encoder
-        self.description = f"frozen {display_name(self.model_name)} {_pooling_words(source)} + logistic regression"
+        k = per_example(task) if task.type == "classification" else None
+        self.description = (f"frozen {display_name(self.model_name)}, {_pooling_words(source)} + logistic regression"
+                            + (f"; chooses among {k} candidate labels" if k else ""))
         self.skip_reason = (
             None if task.type == "classification"
             else "feature-based rungs need a classification task (a logistic regression picks one of the labels)"
@@ -178,6 +197,8 @@ class FeatureRung:
         self.encoder = (TextEncoder(self.model_name, config.features.max_length, config.eval.batch_size)
                         if source == "encoder" else None)
         self.classifier: LinearClassifier | None = None
+        self._prefix: SharedPrefix | None = None  # decoder: the shared instruction's KV cache, run once
+        self._prefix_ids: list[int] = []  # the tokens _prefix holds
 
     # -------------------------------------------------------- fit
 
@@ -256,14 +277,15 @@ class FeatureRung:
         """The most probable label of each test example, with every label's log-probability as scores."""
         if self.classifier is None:
             raise TrainingError(f"rung {self.name}: predict before fit; call fit (or restore a saved classifier)")
-        features, _ = self.embed(test, "predict")
+        features, _, read = self._embed(test, "predict")
         if not test:
             return []
         log_probs = self.classifier.log_proba(features)  # (N, K)
         labels = self.classifier.labels
         return [
-            Prediction(id=e.id, output=labels[int(row.argmax())], scores=dict(zip(labels, map(float, row))))
-            for e, row in zip(test, log_probs)
+            Prediction(id=e.id, output=labels[int(row.argmax())], scores=dict(zip(labels, map(float, row))),
+                       prompt_tokens=n)
+            for e, row, n in zip(test, log_probs, read)
         ]
 
     def restore(self, directory: Path | str) -> LinearClassifier:
@@ -298,24 +320,86 @@ class FeatureRung:
         return []
 
     def embed(self, examples: list[Example], what: str = "embed") -> tuple[np.ndarray, int]:
-        """((N, H) fp32 embeddings, tokens embedded) of the examples, in their order."""
+        """((N, H) fp32 embeddings, tokens run through the model) of the examples, in their order."""
+        features, tokens, _ = self._embed(examples, what)
+        return features, tokens
+
+    def _embed(self, examples: list[Example], what: str) -> tuple[np.ndarray, int, list[int]]:
+        """(embeddings, tokens run through the model, each example's prompt tokens: what the model read for it)."""
         self._load()
         if self.encoder is not None:  # the last user message, unit-length mean-pooled encoder states
             seqs = self.encoder.token_ids([user_text(e) for e in examples])
-            return self.encoder.embed_ids(seqs, f"rung {self.name}: {what}"), sum(len(s) for s in seqs)
-        seqs = self._token_ids(examples)
+            lengths = [len(s) for s in seqs]
+            return self.encoder.embed_ids(seqs, f"rung {self.name}: {what}"), sum(lengths), lengths
+        inputs = self._token_ids(examples)
+        seqs, P = inputs.seqs, len(inputs.prefix)
         device = next(self.model.parameters()).device
         progress = progress_printer(f"rung {self.name}: {what}", len(seqs))
-        features = embed_sequences(
-            self._forward, seqs, self.tokenizer.pad_token_id or 0, device, self.config.eval.batch_size, progress
-        )  # the pad id only fills masked positions
-        return features, sum(len(s) for s in seqs)
+        pad_id = self.tokenizer.pad_token_id or 0  # only fills masked positions
+        after = [i for i, starts in enumerate(inputs.after_prefix) if starts]
+        whole = [i for i, starts in enumerate(inputs.after_prefix) if not starts]  # own system message: embedded whole
+        features = np.zeros((len(seqs), self.model.config.hidden_size), dtype=np.float32)
+        batch_size = self.config.eval.batch_size
+        if after:
+            forward = self._forward_after(self._prefix_cache(inputs.prefix, device))
+            features[after] = embed_sequences(forward, [seqs[i] for i in after], pad_id, device, batch_size, progress)
+        if whole:
+            features[whole] = embed_sequences(self._forward, [seqs[i] for i in whole], pad_id, device, batch_size)
+        read = [len(s) + (P if a else 0) for s, a in zip(seqs, inputs.after_prefix)]
+        return features, sum(len(s) for s in seqs) + (P if after else 0), read
 
-    def _token_ids(self, examples: list[Example]) -> list[list[int]]:
-        """What the decoder embeds for each example: the zero-shot conversation, cut from the left."""
-        limit = min(self.config.features.max_length, context_length(self.model))
-        conversations = [zero_shot_messages(e, self.task.instruction) for e in examples]
-        return [truncate_prompt(prompt_ids(self.tokenizer, c), limit) for c in conversations]
+    def _conversation_ids(self, examples: list[Example]) -> list[list[int]]:
+        return [prompt_ids(self.tokenizer, zero_shot_messages(e, self.task.instruction)) for e in examples]
+
+    def _shared_prefix_ids(self) -> list[int]:
+        """The tokens every zero-shot conversation starts with (chat template, system instruction, label list): the
+        common prefix of two probe conversations, so it depends on the instruction only, never on the data. Empty
+        when it would leave less than features.max_length tokens of the model's context."""
+        probes = [Example(id=f"probe{i}", messages=({"role": "user", "content": text},), answer="")
+                  for i, text in enumerate(("a", "0 Z"))]
+        first, second = self._conversation_ids(probes)
+        n = 0
+        while n < min(len(first), len(second)) and first[n] == second[n]:
+            n += 1
+        if n > context_length(self.model) - self.config.features.max_length:
+            return []  # no room after it for an example's own tokens: conversations are embedded whole, cut
+        return first[:n]
+
+    def _token_ids(self, examples: list[Example]) -> DecoderInputs:
+        """What the decoder embeds for each example: the zero-shot conversation after the shared prefix (the whole
+        conversation when the example brought its own system message), cut from the left to features.max_length."""
+        prefix = self._shared_prefix_ids()
+        P, room = len(prefix), context_length(self.model)
+        seqs, after = [], []
+        for ids in self._conversation_ids(examples):
+            starts = P > 0 and ids[:P] == prefix
+            rest, limit = (ids[P:], room - P) if starts else (ids, room)
+            seqs.append(truncate_prompt(rest, min(self.config.features.max_length, limit)))
+            after.append(starts)
+        return DecoderInputs(prefix, seqs, after)
+
+    def _prefix_cache(self, prefix_ids: list[int], device: torch.device) -> SharedPrefix:
+        """The shared prefix run once (its KV cache), kept for every later embed call."""
+        if self._prefix is None or self._prefix_ids != prefix_ids:
+            with torch.inference_mode():
+                self._prefix = run_prefix(self.model, prefix_ids, device)
+            self._prefix_ids = prefix_ids
+        return self._prefix
+
+    def _forward_after(self, prefix: SharedPrefix):
+        """forward(ids, mask) -> (B, R, H) last hidden states of right-padded remainders (B, R) run after the cached
+        prefix: exactly what they get in one forward with the prefix in front (causal attention)."""
+        decoder = self.model.get_decoder()
+
+        def forward(ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+            B, R = ids.shape
+            P = prefix.length
+            attention = torch.cat([torch.ones(B, P, dtype=mask.dtype, device=mask.device), mask], dim=1)  # (B, P + R)
+            positions = torch.arange(P, P + R, device=ids.device).expand(B, R)  # right padding: real tokens first
+            return decoder(input_ids=ids, attention_mask=attention, position_ids=positions, use_cache=False,
+                           **{cache_arg(decoder): prefix.cache_for(B)}).last_hidden_state
+
+        return forward
 
     def _forward(self, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """(B, T, H) last hidden states; the decoder body alone, so the (large) output layer never runs."""
@@ -333,7 +417,9 @@ class FeatureRung:
 
 
 def _pooling_words(source: Source) -> str:
-    return "mean-pooled hidden states" if source == "decoder" else "mean-pooled, L2-normalised embeddings"
+    if source == "decoder":
+        return "hidden states of each input after the shared instruction (run once, KV-cached), mean-pooled"
+    return "mean-pooled, L2-normalised embeddings"
 
 
 def _model_field(source: Source) -> str:

@@ -23,12 +23,18 @@ from tunewise.methods.tuned import Method, TunedRung
 from tunewise.sections import Section
 from tunewise.train.checkpoint import load_trainable, save_trainable
 
+CENTRE_LR = 5e-5  # the learning-rate check's centre (whole matrices move: lower than LoRA's)
+
 
 class FreezeConfig(Section):
     trainable_layers: int = Field(
         2, ge=0, description="last N transformer blocks trained with the output layer; 0 = the output layer only"
     )
-    lr: float = Field(5e-5, gt=0, description="learning rate for the unfrozen layers")
+    lr: float | None = Field(
+        None, gt=0,
+        description="learning rate for the unfrozen layers; empty: "
+        f"the learning-rate check around {CENTRE_LR:g} (whole matrices move: lower than LoRA's)",
+    )
 
 
 CONFIG_FILE = "freeze_config.json"
@@ -106,7 +112,8 @@ def _rung(plan: PlanContext) -> TunedRung:
     fc = plan.config.freeze
     what = f"output layer + last {fc.trainable_layers} block(s)" if fc.trainable_layers else "output layer only"
     method = Method("freeze", f"{what} trained, the rest frozen", lambda model, tokenizer: apply(model, fc),
-                    lambda model, tokenizer, directory: save(model, directory), lr=fc.lr)
+                    lambda model, tokenizer, directory: save(model, directory), lr=fc.lr,
+                    centre_lr=CENTRE_LR)
     return TunedRung(plan.task, plan.config, method)
 
 

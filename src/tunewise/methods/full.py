@@ -14,9 +14,15 @@ from tunewise.methods.spec import MethodSpec, PlanContext, SectionSpec
 from tunewise.methods.tuned import Method, TunedRung
 from tunewise.sections import Section
 
+CENTRE_LR = 2e-5  # the learning-rate check's centre (all weights move: 10x below LoRA's)
+
 
 class FullConfig(Section):
-    lr: float = Field(2e-5, gt=0, description="learning rate for full fine-tuning (all weights move: keep it low)")
+    lr: float | None = Field(
+        None, gt=0,
+        description="learning rate for full fine-tuning; empty: "
+        f"the learning-rate check around {CENTRE_LR:g} (all weights move: 10x below LoRA's)",
+    )
 
 
 
@@ -37,7 +43,7 @@ def save(model: nn.Module, tokenizer, directory: Path) -> Path:
 
 def _rung(plan: PlanContext) -> TunedRung:
     method = Method("full", "full fine-tuning of every weight", lambda model, tokenizer: apply(model), save,
-                    lr=plan.config.full.lr, full_precision_base=True)
+                    lr=plan.config.full.lr, centre_lr=CENTRE_LR, full_precision_base=True)
     return TunedRung(plan.task, plan.config, method)
 
 

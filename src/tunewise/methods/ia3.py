@@ -14,6 +14,8 @@ from tunewise.methods.spec import MethodSpec, PlanContext, SectionSpec
 from tunewise.methods.tuned import Method, TunedRung, peft_save, quiet_peft
 from tunewise.sections import Section
 
+CENTRE_LR = 3e-3  # the learning-rate check's centre (a few scaling vectors move: well above LoRA's)
+
 
 class IA3Config(Section):
     target_modules: list[str] = Field(
@@ -22,7 +24,11 @@ class IA3Config(Section):
     feedforward_modules: list[str] = Field(
         ["down_proj"], description="the subset of target_modules that are feed-forward (scaled on their input)"
     )
-    lr: float = Field(3e-3, gt=0, description="learning rate for the IA3 scaling vectors")
+    lr: float | None = Field(
+        None, gt=0,
+        description="learning rate for the IA3 scaling vectors; empty: "
+        f"the learning-rate check around {CENTRE_LR:g} (a few scaling vectors move: well above LoRA's)",
+    )
 
 
 
@@ -39,7 +45,8 @@ def apply(model: nn.Module, cfg: IA3Config) -> PeftModel:
 def _rung(plan: PlanContext) -> TunedRung:
     ic = plan.config.ia3
     method = Method("ia3", f"IA3 scaling vectors on {','.join(ic.target_modules)}",
-                    lambda model, tokenizer: apply(model, ic), peft_save, lr=ic.lr)
+                    lambda model, tokenizer: apply(model, ic), peft_save, lr=ic.lr,
+                    centre_lr=CENTRE_LR)
     return TunedRung(plan.task, plan.config, method)
 
 

@@ -28,6 +28,8 @@ from tunewise.methods.tuned import Method, TunedRung, peft_save, quiet_peft
 from tunewise.sections import Section
 from tunewise.task import Task
 
+CENTRE_LR = 3e-2  # the learning-rate check's centre (virtual tokens need far more than LoRA)
+
 
 class PromptLearningConfig(Section):
     num_virtual_tokens: int = Field(20, ge=1, description="learned virtual tokens (prompt/prefix tuning, P-tuning)")
@@ -35,7 +37,11 @@ class PromptLearningConfig(Section):
         "text", description="prompt tuning: start from the embeddings of the task instruction's tokens, or random"
     )
     encoder_hidden_size: int = Field(128, ge=1, description="P-tuning: hidden size of the prompt encoder MLP")
-    lr: float = Field(3e-2, gt=0, description="learning rate for the virtual tokens (they need far more than LoRA)")
+    lr: float | None = Field(
+        None, gt=0,
+        description="learning rate for the virtual tokens; empty: "
+        f"the learning-rate check around {CENTRE_LR:g} (virtual tokens need far more than LoRA)",
+    )
 
 
 KINDS = ("prompt_tuning", "prefix_tuning", "p_tuning")
@@ -80,7 +86,7 @@ def _rung(plan: PlanContext, kind: str) -> TunedRung:
     pc = plan.config.prompt_learning
     method = Method(kind, f"{kind.replace('_', ' ')} through PEFT, {pc.num_virtual_tokens} virtual tokens",
                     lambda model, tokenizer: apply(model, pc, kind, _instruction_ids(tokenizer, plan.task)),
-                    peft_save, lr=pc.lr)
+                    peft_save, lr=pc.lr, centre_lr=CENTRE_LR)
     return TunedRung(plan.task, plan.config, method)
 
 

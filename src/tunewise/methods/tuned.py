@@ -24,7 +24,11 @@ from tunewise.task import Task
 from tunewise.train.batching import Encoded
 from tunewise.train.loop import TrainResult, training_summary
 from tunewise.train.loop import train as train_loop
-from tunewise.train.probe import extrapolate_fit, probe_config
+from tunewise.train.probe import at_picked_rate, estimate_training, learning_rate
+
+# The learning-rate check's centre for the LoRA family (and the decoder classifier's LoRA): the long-standing LoRA
+# rate; the check tries it x train.lr_check_factors (1e-4, 2e-4, 4e-4 by default).
+LORA_LR = 2e-4
 
 if TYPE_CHECKING:
     from tunewise.config import Config
@@ -62,9 +66,24 @@ class Method:
     description: str
     apply: Callable  # (model, tokenizer) -> model with only the method's parameters trainable
     save: Callable  # (model, tokenizer, directory) -> None; writes the artifact (safetensors)
-    lr: float | None = None  # None: train.lr
+    lr: float | None = None  # the rate the user gave in the method's own section (its `lr` field); None: not given
+    centre_lr: float | None = None  # a method with a rate field of its own: its centre; None: train.lr / LORA_LR
     full_precision_base: bool = False  # load the base in fp32 even for bf16 training (its weights train)
     skip_reason: str | None = None  # set when the method cannot run here
+
+
+def fixed_rate(train_lr: float | None, own_lr: float | None, own_centre: float | None) -> float | None:
+    """The rate a rung trains at when the user chose one; None when the learning-rate check picks it.
+
+    A method's own rate field wins. train.lr is the rate of the methods without one (the LoRA family); a method with
+    its own field keeps its centre when only train.lr is given (a LoRA rate would wreck full fine-tuning), as it did
+    before the check existed. Neither given: None, the check runs.
+    """
+    if own_lr is not None:
+        return own_lr
+    if train_lr is not None:
+        return train_lr if own_centre is None else own_centre
+    return None
 
 
 def peft_save(model, tokenizer, directory: Path) -> None:
@@ -91,6 +110,7 @@ class TunedRung:
         self.max_length = config.data.max_length  # longest training sequence (another task's own, see multitask)
         self.resume = False  # continue training from the newest saved state in the rung's folder (run --resume)
         self.other_tasks = []  # other tasks it is also scored on (multitask, composition)
+        self.lr_check: dict | None = None  # the learning-rate check of the last training (None: the rate was given)
 
     def _encode(self, examples: list[Example]) -> list[Encoded]:
         return sft_examples(self.tokenizer, examples, self.task.instruction, self.max_length)
@@ -99,21 +119,32 @@ class TunedRung:
         """(training, validation) sequences; the multitask rung mixes in other tasks here."""
         return self._encode(train), self._encode(val)
 
-    def _train_config(self):
-        cfg = self.config.train
-        return cfg if self.method.lr is None else cfg.model_copy(update={"lr": self.method.lr})
+    def _rates(self) -> tuple[float | None, float]:
+        """(the rate the user chose, None when the check picks it; the check's centre rate)."""
+        method = self.method
+        return fixed_rate(self.config.train.lr, method.lr, method.centre_lr), method.centre_lr or LORA_LR
 
     def fit(self, train, val, workdir) -> FitInfo:
         result = self.train_model(train, val, workdir)
-        return FitInfo(artifact_dir=self._save(workdir), training=training_summary(result))
+        return FitInfo(artifact_dir=self._save(workdir), training=training_summary(result, self.lr_check))
 
     def train_model(self, train, val, workdir: Path, on_eval=None) -> TrainResult:
         """Load the model and train it on (train, val) in `workdir` (nothing saved beyond the loop's own files);
         `on_eval(step, val_loss)` as train.loop.train takes it (tunewise tune prunes with it)."""
         self.model, self.tokenizer = self._load()
         encoded_train, encoded_val = self._training_data(train, val)
-        return train_loop(self.model, encoded_train, encoded_val, self._train_config(), workdir,
-                          pad_id=self.tokenizer.pad_token_id, resume=self.resume, on_eval=on_eval)
+        return self.train_loaded(encoded_train, encoded_val, workdir, on_eval)
+
+    def train_loaded(self, encoded_train, encoded_val, workdir: Path, on_eval=None) -> TrainResult:
+        """Train the loaded model: the learning-rate check first unless a rate was given (self.lr_check records
+        it), then the run at the picked rate."""
+        fixed, centre = self._rates()
+        pad_id = self.tokenizer.pad_token_id
+        lr, check = learning_rate(self.model, encoded_train, encoded_val, self.config.train, fixed, centre, workdir,
+                                  pad_id, resume=self.resume)
+        self.lr_check = check.summary() if check else None
+        return train_loop(self.model, encoded_train, encoded_val, at_picked_rate(self.config.train, lr, check),
+                          workdir, pad_id=pad_id, resume=self.resume, on_eval=on_eval)
 
     def _save(self, workdir: Path) -> Path:
         directory = workdir / ("model" if self.method.full_precision_base else "adapter")
@@ -126,12 +157,13 @@ class TunedRung:
         return directory
 
     def estimate_fit(self, train, val, workdir) -> float:
-        """Seconds the whole fit would take, from a few optimizer steps timed on the real training data."""
-        cfg = self._train_config()
+        """Seconds the whole fit would take: the learning-rate check (when it will run; its probes are the timing)
+        and the planned training at the probed speed, an upper bound when patience stops the run before the cap."""
         self.model, self.tokenizer = self._load()
         encoded_train, encoded_val = self._training_data(train, val)
-        result = train_loop(self.model, encoded_train, [], probe_config(cfg), workdir, pad_id=self.tokenizer.pad_token_id)
-        return extrapolate_fit(result, encoded_train, encoded_val[: cfg.max_val_examples], cfg)
+        fixed, centre = self._rates()
+        return estimate_training(self.model, encoded_train, encoded_val, self.config.train, fixed, centre, workdir,
+                                 self.tokenizer.pad_token_id)
 
     def _load(self):
         # bf16 training keeps a frozen base in bf16 (what autocast computes with; half the memory of fp32);

@@ -12,9 +12,11 @@ from typing import TYPE_CHECKING
 
 from tunewise.evaluate.predict import (
     BaseModelCache,
-    generate_texts,
+    generate_prompts,
     predict_conversations,
     prompt_limit,
+    prompt_token_ids,
+    scoring_words,
 )
 from tunewise.io import write_json
 from tunewise.models.chat_template import prompt_ids
@@ -77,7 +79,7 @@ class PromptRung(UnchangedBaseRung):
         self.base, self.task, self.config, self.style = base, task, config, style
         self.k, self.selection, self.nearest = k, selection, nearest
         self.name = f"few_shot_{selection}_k{k}" if style == "few_shot" else style
-        self.description = _description(style, k, selection)
+        self.description = _description(style, k, selection, task)
         self.skip_reason = None
         if style == "few_shot" and selection == "balanced" and task.type != "classification":
             self.skip_reason = "label-balanced demonstrations need labels (classification); random covers this task"
@@ -87,6 +89,7 @@ class PromptRung(UnchangedBaseRung):
     # -------------------------------------------------------- fit: choose (or index) demonstrations
 
     def fit(self, train, val, workdir: Path) -> FitInfo:
+        self.base.get()  # loaded here (once per run), so the prediction cost is prediction alone
         if self.style == "few_shot" and self.selection == "nearest":
             self.nearest.fit()  # embeds the training split once for every nearest rung
         elif self.style == "few_shot":
@@ -152,13 +155,15 @@ class PromptRung(UnchangedBaseRung):
 
     def _reason(self, model, tokenizer, conversations, ids) -> list[Prediction]:
         """Chain of thought: generate, then extract the answer (always a label for classification)."""
-        texts = generate_texts(model, tokenizer, conversations, self.config, self.config.prompt.cot_max_new_tokens,
-                               self.name)
+        max_new_tokens = self.config.prompt.cot_max_new_tokens
+        prompts = prompt_token_ids(model, tokenizer, conversations, max_new_tokens)
+        texts = generate_prompts(model, tokenizer, prompts, self.config, max_new_tokens, self.name)
         predictions, missing = [], 0
-        for i, text in zip(ids, texts):
+        for i, text, prompt in zip(ids, texts, prompts):
             answer = extract_answer(text, self.task.labels)
             missing += answer is None
-            predictions.append(Prediction(id=i, output=answer or "", details={"reasoning": text}))
+            predictions.append(Prediction(id=i, output=answer or "", details={"reasoning": text},
+                                          prompt_tokens=len(prompt)))
         self.summary["answers_not_found"] = missing
         return predictions
 
@@ -173,14 +178,17 @@ class PromptRung(UnchangedBaseRung):
         return out
 
 
-def _description(style: str, k: int, selection: str) -> str:
+def _description(style: str, k: int, selection: str, task: Task) -> str:
     if style == "few_shot":
         how = {"balanced": "seeded, label-balanced", "random": "seeded random",
                "nearest": "nearest to the input by embedding"}[selection]
-        return f"base model, {k} demonstration(s) from train ({how})"
-    return {
-        "zero_shot": "base model, instruction prompt",
-        "prefix": "base model, instruction written before the input (no system instruction)",
-        "cot": "base model, chain-of-thought then an 'Answer:' line",
-        "template": "base model, your prompt.template",
-    }[style]
+        text = f"base model, {k} demonstration(s) from train ({how})"
+    else:
+        text = {
+            "zero_shot": "base model, instruction prompt",
+            "prefix": "base model, instruction written before the input (no system instruction)",
+            "cot": "base model, chain-of-thought then an 'Answer:' line",
+            "template": "base model, your prompt.template",
+        }[style]
+    return text + ("" if style == "cot" else scoring_words(task))
+

@@ -15,7 +15,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from tunewise.data.text import Document, documents_from_examples, load_documents
-from tunewise.evaluate.predict import BaseModelCache, predict_conversations
+from tunewise.evaluate.predict import (
+    BaseModelCache,
+    predict_conversations,
+    scoring_words,
+)
 from tunewise.evaluate.stats import bootstrap_mean_ci
 from tunewise.models.embed import TextEncoder
 from tunewise.prompting.rungs import UnchangedBaseRung
@@ -138,11 +142,13 @@ class RagRung(UnchangedBaseRung):
         self.name = f"rag_{mode}"
         what = {"dense": "dense (embedding cosine)", "bm25": "BM25", "hybrid": "hybrid (dense + BM25, RRF)"}[mode]
         source = config.rag.documents or "the training examples"
-        self.description = f"base model + top {config.rag.top_k} chunks of {source} by {what} retrieval"
+        self.description = (f"base model + top {config.rag.top_k} chunks of {source} by {what} retrieval"
+                            + scoring_words(task))
         self.retrieval: dict | None = None
         self._notes: list[str] = []
 
     def fit(self, train, val, workdir: Path) -> FitInfo:
+        self.base.get()  # loaded here (once per run), so the prediction cost is prediction alone
         self.index.get()
         self._notes.append(self.index.note())
         return FitInfo(artifact_dir=self.index.copy_to(workdir / "index"))

@@ -71,6 +71,7 @@ def build_report(run_dir: Path, config: Config, task: Task, data_summary: dict, 
             "tied_with_best": rec.tied_with_best,
             "reason": reason,
             "next_steps": next_steps,
+            "cost": rec.cost,
         },
         "environment": environment(),
     }

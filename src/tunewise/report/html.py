@@ -17,19 +17,28 @@ from tunewise.report.agreement import agreement_markdown
 from tunewise.report.errors import error_analysis_markdown
 from tunewise.report.render import (
     COLUMNS,
+    UNDERTRAINED,
     all_metrics_markdown,
+    amount_text,
     best_by_kind,
     classes_markdown,
+    cost_columns_words,
     data_overview,
     interval_text,
+    is_undertrained,
     k_sweep_svg,
     multitask_markdown,
     partial_words,
+    per_example_text,
     prompting_markdown,
     retrieval_markdown,
     rung_rows,
     rungs_in_words_markdown,
+    seconds_per_example,
     significance_markdown,
+    table_header,
+    table_notes,
+    total_cost,
     training_words,
 )
 from tunewise.report.svg import Mark, heatmap, line_chart, scatter_chart
@@ -38,10 +47,15 @@ from tunewise.report.units import count_text, size_text
 TEMPLATES = Path(__file__).parent / "templates"
 
 # The quality-versus-cost charts: seconds and bytes do not add up without an exchange rate the report would have to
-# invent, so each cost gets its own chart (cost.<key>, chart title, x axis, tick format).
+# invent, and seconds once (training) and seconds per prediction only add at a volume, so each cost gets its own
+# chart: (the rung's cost from its report entry and the report, chart title, x axis, tick format).
 COST_AXES = [
-    ("fit_wall_s", "training cost", "training (fit) wall seconds on this machine", lambda v: f"{v:g}"),
-    ("disk_bytes", "storage cost", "bytes on disk beyond the base model", size_text),
+    (lambda rung, report: rung["cost"]["fit_wall_s"], "training cost", "training (fit) wall seconds on this machine",
+     lambda v: f"{v:g}"),
+    (lambda rung, report: rung["cost"]["disk_bytes"], "storage cost", "bytes on disk beyond the base model",
+     size_text),
+    (seconds_per_example, "prediction cost", "prediction wall seconds per example on this machine",
+     lambda v: f"{v:g}"),
 ]
 
 
@@ -90,14 +104,21 @@ def key_numbers(report: dict) -> list[tuple[str, str]]:
     if not rung or rung.get("skipped"):
         return []
     c = rung["cost"]
-    return [
+    numbers = [
         (f"{report['primary_metric']} (95% CI)", interval_text(rung["metrics"][report["primary_metric"]])),
         ("training", f"{c['fit_wall_s']:.1f} s"),
         ("predicting the test set", f"{c['predict_wall_s']:.1f} s"),
+        ("per prediction", f"{per_example_text(seconds_per_example(rung, report))} s"),
         ("on disk beyond the base", size_text(c["disk_bytes"])),
         ("trainable parameters", count_text(c["trainable_params"])),
         ("peak memory", size_text(c["peak_rss_bytes"])),
     ]
+    cost = report["recommendation"].get("cost")
+    if cost:
+        unit = " s" if cost["unit"] == "seconds" else ""
+        numbers.append((f"total at {cost['expected_predictions']:,} predictions",
+                        amount_text(total_cost(rung, report), report) + unit))
+    return numbers
 
 
 def cost_charts(report: dict) -> list[Markup]:
@@ -106,25 +127,34 @@ def cost_charts(report: dict) -> list[Markup]:
     scored = [r for r in report["rungs"] if not r.get("skipped")]
     if not scored:
         return []
+    labels = {r["name"]: r["name"] + (f" {UNDERTRAINED}" if is_undertrained(r) else "") for r in scored}
+    footnote = f"{UNDERTRAINED} undertrained: still improving when training stopped" if any(
+        is_undertrained(r) for r in scored) else None
     charts = []
-    for key, cost, x_label, fmt in COST_AXES:
-        marks = [Mark(r["name"], r["cost"][key], r["metrics"][metric]["value"], r["metrics"][metric]["ci_low"],
-                      r["metrics"][metric]["ci_high"], r["kind"]) for r in scored]
+    for cost_of, cost, x_label, fmt in COST_AXES:
+        costs = {r["name"]: cost_of(r, report) for r in scored}
+        marks = [Mark(labels[r["name"]], costs[r["name"]], r["metrics"][metric]["value"],
+                      r["metrics"][metric]["ci_low"], r["metrics"][metric]["ci_high"], r["kind"])
+                 for r in scored if costs[r["name"]] is not None]
         charts.append(Markup(scatter_chart(marks, f"{metric} against {cost}", x_label, f"{metric} (95% CI)",
-                                           x_format=fmt, highlight=report["recommendation"]["rung"])))
+                                           x_format=fmt, highlight=labels.get(report["recommendation"]["rung"]),
+                                           footnote=footnote)))
     return charts
 
 
 def rung_table(report: dict) -> dict:
-    """The rung table: report.md's columns plus the rung's kind and total parameters, one row per rung."""
-    header = ["rung", "kind", f"{report['primary_metric']} (95% CI)", *COLUMNS[2:6], "total params", *COLUMNS[6:]]
+    """The rung table: report.md's columns plus the rung's kind and total parameters (after the trainable ones),
+    one row per rung, and the lines under it."""
+    after = COLUMNS.index("trainable") + 1
+    names = table_header(report)
+    header = [names[0], "kind", *names[1:after], "total params", *names[after:]]
     rows = []
     for rung, cells in zip(report["rungs"], rung_rows(report)):
         total = count_text(rung["cost"]["total_params"]) if rung.get("cost") else "-"
-        rows.append({"cells": [cells[0], rung["kind"], *cells[1:6], total, *cells[6:]],
+        rows.append({"cells": [cells[0], rung["kind"], *cells[1:after], total, *cells[after:]],
                      "recommended": rung["name"] == report["recommendation"]["rung"],
                      "skipped": bool(rung.get("skipped"))})
-    return {"header": header, "rows": rows}
+    return {"header": header, "rows": rows, "notes": table_notes(report), "columns": cost_columns_words(report)}
 
 
 def learning_curves(report: dict, run_dir: Path | None) -> list[dict]:

@@ -10,26 +10,97 @@ from tunewise.report.errors import error_analysis_markdown
 from tunewise.report.svg import line_chart
 from tunewise.report.units import count_text, size_text
 
-COLUMNS = ["rung", "metric (95% CI)", "train s", "predict s", "peak RSS", "trainable", "disk", "full/disk", "tok/s"]
+# The rung table. "total" (header from table_header) is training + the expected predictions (decision section).
+COLUMNS = ["rung", "metric (95% CI)", "train s", "predict s", "s/example", "prompt tok", "predict RSS", "total",
+           "peak RSS", "trainable", "disk", "full/disk", "tok/s"]
+UNDERTRAINED = "‡"  # after a rung's name: still improving when training stopped
+
+
+def table_header(report: dict) -> list[str]:
+    """COLUMNS with the primary metric's name and the volume the total is priced at."""
+    header = [COLUMNS[0], f"{report['primary_metric']} (95% CI)", *COLUMNS[2:]]
+    cost = report["recommendation"].get("cost")
+    if cost:
+        unit = "s" if cost["unit"] == "seconds" else "cost"
+        header[COLUMNS.index("total")] = f"total {unit} at {cost['expected_predictions']:,}"
+    return header
+
+
+def rung_label(rung: dict, report: dict) -> str:
+    """The rung's name with its markers: * recommended, † best prompting rung, ‡ undertrained."""
+    prompting = best_by_kind(report).get("prompting")
+    best_prompt = prompting["name"] if prompting and len(report["rungs"]) > 1 else None
+    return (rung["name"] + (" *" if rung["name"] == report["recommendation"]["rung"] else "")
+            + (" †" if rung["name"] == best_prompt else "") + (f" {UNDERTRAINED}" if is_undertrained(rung) else ""))
+
+
+def is_undertrained(rung: dict) -> bool:
+    """A fine-tuned rung whose validation loss was still improving when training stopped (its score is a floor)."""
+    return rung.get("kind") == "fine-tuning" and bool((rung.get("training") or {}).get("undertrained", False))
+
+
+def seconds_per_example(rung: dict, report: dict) -> float | None:
+    """cost.predict_s_per_example; for reports written before it, the test-set seconds over the scored examples."""
+    c = rung.get("cost") or {}
+    if c.get("predict_s_per_example") is not None:
+        return c["predict_s_per_example"]
+    n = report["data"].get("scored_test_examples")
+    return c["predict_wall_s"] / n if n and "predict_wall_s" in c else None
+
+
+def total_cost(rung: dict, report: dict) -> float | None:
+    """The rung's total at the expected volume (recommendation.cost); None in reports written before it."""
+    cost = report["recommendation"].get("cost") or {}
+    return (cost.get("per_rung") or {}).get(rung["name"], {}).get("total")
+
+
+def amount_text(value: float | None, report: dict) -> str:
+    """A total as the table shows it: seconds (404, 27,010) or a priced amount (0.1123)."""
+    if value is None:
+        return "-"
+    if (report["recommendation"].get("cost") or {}).get("unit") == "priced":
+        return f"{value:,.4g}"
+    return f"{value:,.0f}" if value >= 100 else f"{value:.3g}"
+
+
+def per_example_text(s: float | None) -> str:
+    return "-" if s is None else f"{s:.3g}"
+
+
+def table_notes(report: dict) -> list[str]:
+    """Lines under the rung table: what ‡ means (when a rung has it), and a many-label task's candidate scoring."""
+    notes = []
+    short = [r["name"] for r in report["rungs"] if is_undertrained(r)]
+    if short:
+        notes.append(f"{UNDERTRAINED} undertrained ({', '.join(short)}): validation loss was still improving when "
+                     "training stopped, so the score is a lower bound, not a verdict on fine-tuning.")
+    candidates = report["data"].get("candidate_labels")
+    if candidates:
+        notes.append(f"Scored on candidate labels only: {candidates['per_example']} per test example, proposed by "
+                     f"{candidates['proposed_by']}; the right label is among them for "
+                     f"{candidates['gold_among_candidates']:.1%} of the test examples (no rung can score above that).")
+    return notes
 
 
 def rung_rows(report: dict) -> list[list[str]]:
     """One row of strings per rung, in ladder order."""
     metric = report["primary_metric"]
-    prompting = best_by_kind(report).get("prompting")
-    best_prompt = prompting["name"] if prompting and len(report["rungs"]) > 1 else None
     rows = []
     for rung in report["rungs"]:
         if rung.get("skipped"):
             rows.append([rung["name"], f"skipped: {rung['skipped']}", *["-"] * (len(COLUMNS) - 2)])
             continue
         m, c = rung["metrics"][metric], rung["cost"]
+        tokens = c.get("prompt_tokens_per_example")
         rows.append([
-            rung["name"] + (" *" if rung["name"] == report["recommendation"]["rung"] else "")
-            + (" †" if rung["name"] == best_prompt else ""),
+            rung_label(rung, report),
             interval_text(m),
             f"{c['fit_wall_s']:.1f}",
             f"{c['predict_wall_s']:.1f}",
+            per_example_text(seconds_per_example(rung, report)),
+            "-" if tokens is None else f"{tokens:.0f}",
+            size_text(c.get("predict_peak_rss_bytes")),
+            amount_text(total_cost(rung, report), report),
             size_text(c["peak_rss_bytes"]),
             count_text(c["trainable_params"]),
             size_text(c["disk_bytes"]),
@@ -53,7 +124,7 @@ def partial_words(report: dict) -> str | None:
 
 def terminal_table(report: dict) -> str:
     """A fixed-width table of rungs plus the recommendation (after a partial report's warning)."""
-    header = [COLUMNS[0], f"{report['primary_metric']} (95% CI)", *COLUMNS[2:]]
+    header = table_header(report)
     rows = [header, *rung_rows(report)]
     widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
     lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows]
@@ -67,6 +138,8 @@ def terminal_table(report: dict) -> str:
         lines += ["", f"Multi-task (single-task LoRA -> {' | '.join(words for _, words in compared)}, per task):"]
         lines += [f"  {row['task']}: {row['metric']} {interval_text(row['single_task'])} -> "
                   + " | ".join(interval_text(row[key]) for key, _ in compared) for row in section["rows"]]
+    notes = table_notes(report)
+    lines += ["", *notes] if notes else []
     rec = report["recommendation"]
     lines += ["", f"Recommendation: {rec['rung']}  (* in the table; † best prompting rung)", rec["reason"]]
     return "\n".join(lines)
@@ -76,7 +149,7 @@ def markdown(report: dict) -> str:
     """report.md: summary, rung table, all metrics, data and leakage, how to reproduce; a partial report (the run
     was interrupted) says so first."""
     rec, data, task = report["recommendation"], report["data"], report["task"]
-    header = ["rung", f"{report['primary_metric']} (95% CI)", *COLUMNS[2:]]
+    header = table_header(report)
     partial = partial_words(report)
     out = [
         f"# tunewise report — run {report['run_id']}" + (" (partial)" if partial else ""),
@@ -91,13 +164,14 @@ def markdown(report: dict) -> str:
         "",
         (f"Task: {task['type']}; primary metric: {report['primary_metric']}; "
         f"{data.get('scored_test_examples', '?')} test examples, "
-        "the same for every rung. `*` marks the recommendation, `†` the best prompting rung. full/disk: bytes of "
-        "a whole fine-tuned copy of the base over the bytes this rung stores." + _decoding(report.get("decoding"))),
+        "the same for every rung. `*` marks the recommendation, `†` the best prompting rung. "
+        + cost_columns_words(report) + _decoding(report.get("decoding"))),
         "",
         "| " + " | ".join(header) + " |",
         "|" + "---|" * len(header),
         *["| " + " | ".join(r) + " |" for r in rung_rows(report)],
         "",
+        *[line for note in table_notes(report) for line in (note, "")],
     ]
     out += all_metrics_markdown(report)
     out += prompting_markdown(report)
@@ -130,6 +204,24 @@ def markdown(report: dict) -> str:
     return "\n".join(out)
 
 
+def cost_columns_words(report: dict) -> str:
+    """What the rung table's cost columns mean (report.md; the HTML page's caption says the same)."""
+    batch = (report["config"].get("eval") or {}).get("batch_size")
+    cost = report["recommendation"].get("cost")
+    total = ""
+    if cost:
+        priced = "in seconds"
+        if cost["unit"] == "priced":
+            priced = f"priced at {cost['cpu_hour_cost']:g} per machine-hour"
+            if cost.get("storage_gb_cost") is not None:
+                priced += f" plus {cost['storage_gb_cost']:g} per GB stored"
+        total = (f" total: training once + {cost['expected_predictions']:,} predictions (decision.expected_predictions)"
+                 f" at s/example, {priced}.")
+    return (f"s/example: predict seconds per test example (eval.batch_size {batch}); prompt tok: mean tokens the "
+            "model read per example; predict RSS: peak memory while predicting; peak RSS: over fit and predict."
+            f"{total} full/disk: bytes of a whole fine-tuned copy of the base over the bytes this rung stores.")
+
+
 def all_metrics_markdown(report: dict) -> list[str]:
     """Every metric of every scored rung, with its interval."""
     scored = [r for r in report["rungs"] if not r.get("skipped")]
@@ -137,7 +229,8 @@ def all_metrics_markdown(report: dict) -> list[str]:
     out = ["## All metrics", "", "| rung | " + " | ".join(metric_names) + " |", "|---|" + "---|" * len(metric_names)]
     for rung in scored:
         cells = [interval_text(rung["metrics"][n]) for n in metric_names]
-        out.append(f"| {rung['name']} | " + " | ".join(cells) + " |")
+        name = rung["name"] + (f" {UNDERTRAINED}" if is_undertrained(rung) else "")
+        out.append(f"| {name} | " + " | ".join(cells) + " |")
     return out
 
 
@@ -151,10 +244,15 @@ def rungs_in_words_markdown(report: dict) -> list[str]:
 
 
 def training_words(t: dict) -> str:
-    """One sentence on a trained rung's run: steps, best validation loss, early stop, tokens and speed."""
-    return (f"{t['steps']} optimizer steps ({t['epochs_done']:.2f} epochs), best validation loss "
-            f"{t['best_val_loss']:.4f} at step {t['best_step']}, early stop: {t['stopped_early']}; "
-            f"{t['real_tokens']:,} real tokens at {t['tokens_per_s']:.0f} tokens/s ({t['wall_s']:.0f} s).")
+    """One sentence on a trained rung's run: steps, best validation loss, early stop, tokens and speed; and, when
+    it was still improving at the end, that it is undertrained."""
+    words = (f"{t['steps']} optimizer steps ({t['epochs_done']:.2f} epochs), best validation loss "
+             f"{t['best_val_loss']:.4f} at step {t['best_step']}, early stop: {t['stopped_early']}; "
+             f"{t['real_tokens']:,} real tokens at {t['tokens_per_s']:.0f} tokens/s ({t['wall_s']:.0f} s).")
+    if t.get("undertrained"):
+        stop = f" (stopped by {t['stop_reason'].replace('_', ' ')})" if t.get("stop_reason") else ""
+        words += f" {UNDERTRAINED} Undertrained: validation loss was still improving when training stopped{stop}."
+    return words
 
 
 def k_sweep(report: dict) -> dict[str, list[tuple[int, float, float, float]]]:

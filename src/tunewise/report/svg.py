@@ -93,11 +93,14 @@ def pareto_front(marks: list[Mark]) -> list[Mark]:
 
 def scatter_chart(marks: list[Mark], title: str, x_label: str, y_label: str,
                   x_format: Callable[[float], str] = lambda v: f"{v:g}", highlight: str | None = None,
-                  width: int = 520, height: int = 340) -> str:
+                  width: int = 520, height: int = 340, footnote: str | None = None) -> str:
     """An SVG document: each mark a labelled dot with a vertical CI bar, coloured by group, and the Pareto frontier
     as a dashed line. The x axis is logarithmic when the positive costs span two decades or more; zero costs then
-    sit in their own column left of the first decade. `highlight` rings the mark with that label."""
-    left, right, top, bottom = 56, 24, 30, 62
+    sit in their own column left of the first decade. `highlight` rings the mark with that label; `footnote` is a
+    line under the legend (what a marker in the labels means)."""
+    extra = LINE_H + 4 if footnote else 0  # room for the footnote under the legend
+    height += extra
+    left, right, top, bottom = 56, 24, 30, 62 + extra
     plot_w, plot_h = width - left - right, height - top - bottom
     sx, x_ticks, log = _x_axis([m.x for m in marks], left, plot_w, x_format)
     y_min, y_max = _y_extent([v for m in marks for v in (m.y_low, m.y_high)])
@@ -141,7 +144,7 @@ def scatter_chart(marks: list[Mark], title: str, x_label: str, y_label: str,
         if abs(ly - 4 - py) > LINE_H / 2:  # pushed away from its dot by other labels: a leader line says whose it is
             parts.append(f'<line x1="{px:.1f}" y1="{py:.1f}" x2="{lx - 2:.1f}" y2="{ly - 4:.1f}" stroke="#bbb"/>')
         parts.append(f'<text class="label" x="{lx:.1f}" y="{ly:.1f}">{escape(m.label)}</text>')
-    x, y = left, height - 12  # the legend: one entry per group, then the frontier's line
+    x, y = left, height - 12 - extra  # the legend: one entry per group, then the frontier's line
     for g in groups:
         parts.append(f'<circle cx="{x + 6:.0f}" cy="{y}" r="5" fill="{colour[g]}"/>')
         parts.append(f'<text x="{x + 14:.0f}" y="{y + 4}">{escape(g)}</text>')
@@ -149,6 +152,8 @@ def scatter_chart(marks: list[Mark], title: str, x_label: str, y_label: str,
     if len(front) > 1:
         parts.append(f'<line x1="{x:.0f}" x2="{x + 18:.0f}" y1="{y}" y2="{y}" stroke="#444" stroke-dasharray="5 4"/>')
         parts.append(f'<text x="{x + 22:.0f}" y="{y + 4}">Pareto frontier</text>')
+    if footnote:
+        parts.append(f'<text class="footnote" x="{left}" y="{height - 10}" fill="#555">{escape(footnote)}</text>')
     parts.append("</svg>")
     return "\n".join(parts) + "\n"
 

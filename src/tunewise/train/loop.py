@@ -1,7 +1,7 @@
 """THE training recipe, read top to bottom: setup, loop, save.
 
 Answer-only loss, length-grouped (or packed) batches, gradient accumulation, AdamW, warmup + decay, validation
-with early stopping, and the best trainable weights kept on disk and restored at the end.
+with early stopping (patience, a time budget), and the best trainable weights kept on disk and restored at the end.
 
 Speed on CPU (each measured by `make bench`): bf16 autocast over a base loaded in bf16, the attention kernel
 chosen by row width, the output layer only at answer positions and in chunks, micro-batches capped in tokens,
@@ -23,6 +23,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
+from typing import Literal
 
 import torch
 from accelerate import Accelerator
@@ -61,6 +62,8 @@ from tunewise.train.loss import answer_loss_sum
 from tunewise.train.schedule import lr_lambda
 
 LossFn = Callable[[nn.Module, dict[str, Tensor]], tuple[Tensor, int]]
+StopReason = Literal["patience", "epochs", "max_steps", "time_budget"]
+EVALS_PER_EPOCH = 4  # validations per epoch when train.eval_every is empty
 
 
 @dataclass
@@ -76,13 +79,25 @@ class TrainResult:
     padded_tokens: int  # tokens computed including padding (real_tokens / padded_tokens = batch efficiency)
     wall_s: float  # whole call: setup, training, validation, checkpoints
     tokens_per_s: float  # real tokens per second spent in training steps (validation excluded)
+    lr: float  # the peak learning rate it trained with
+    stop_reason: StopReason  # what ended it: patience, epochs (or the max_epochs cap), max_steps, time_budget
+    # Stopped for another reason than patience while validation loss was still falling: the last evaluation
+    # improved on the best before it by at least min_improvement. More training would likely have helped.
+    undertrained: bool = False
     log: list[dict] = field(default_factory=list)  # the train_log.jsonl events
-    stopped_early: bool = False  # patience ran out before the planned number of steps
+
+    @property
+    def stopped_early(self) -> bool:
+        """Patience ran out before the planned number of steps."""
+        return self.stop_reason == "patience"
 
 
-def training_summary(result: TrainResult) -> dict:
-    """A TrainResult as the report stores it: its fields, and the logged curve."""
+def training_summary(result: TrainResult, lr_check: dict | None = None) -> dict:
+    """A TrainResult as the report stores it: its fields, the learning-rate check (None: the rate was given) and
+    the logged curve."""
     training = {k: v for k, v in dataclasses.asdict(result).items() if k != "log"}
+    training["stopped_early"] = result.stopped_early
+    training["lr_check"] = lr_check
     training["curve"] = result.log
     return training
 
@@ -135,6 +150,8 @@ def _train(
     params = [p for p in model.parameters() if p.requires_grad]
     if not params:
         raise TrainingError("the model has no trainable parameters; apply a fine-tuning method first")
+    if cfg.lr is None:
+        raise TrainingError("train.lr is empty: set it, or let the rung pick it first (train.probe.learning_rate)")
     optimizer = _setup_optimizer(params, cfg)
     batches_per_epoch = math.ceil(len(train_data) / cfg.batch_size) // accelerator.num_processes
     if batches_per_epoch == 0 or not any(label != IGNORE_INDEX for e in train_data for label in e.labels[1:]):
@@ -143,6 +160,7 @@ def _train(
             f"or fewer batches than processes ({accelerator.num_processes})"
         )
     total_steps = planned_steps(len(train_data), cfg, accelerator.num_processes)
+    eval_every = eval_interval(len(train_data), cfg, accelerator.num_processes)
     warmup_steps = int(cfg.warmup_ratio * total_steps)
     scheduler = LambdaLR(
         optimizer, partial(lr_lambda, total_steps=total_steps, warmup_steps=warmup_steps, kind=cfg.schedule)
@@ -153,9 +171,11 @@ def _train(
     stream = _micro_batches(train_data, cfg, pad_id, accelerator, skip=st.micro_batches_done)
     val_batches = _setup_val_batches(val_data, cfg, pad_id, accelerator.device)
     log_path, best_path = _setup_outputs(out_dir, accelerator, st.log)
+    # The time budget counts this call's wall time and, for a resumed run, the training time before its state.
+    budget_s = None if cfg.max_minutes is None else cfg.max_minutes * 60 - st.train_s
 
     # ------------------------------------------------------------------ loop
-    stopped_early = False
+    stop_reason: StopReason | None = None
     show = step_progress(total_steps, st.step)  # a bar on a terminal; None: plain lines every log_every steps
     with closing_bar(show):
         while st.step < total_steps:
@@ -202,8 +222,14 @@ def _train(
             st.window_loss += step_loss_sum
             st.window_answers += step_answers
             epoch = st.micro_batches_done / batches_per_epoch
+            # Past the budget: this step is the last one, evaluated and logged like the planned last step.
+            out_of_time = budget_s is not None and time.perf_counter() - started >= budget_s
+            if budget_s is not None and accelerator.num_processes > 1:  # every process stops at the same step
+                flag = torch.tensor(int(out_of_time), device=accelerator.device)
+                out_of_time = bool(accelerator.reduce(flag, "sum"))
+            last = st.step == total_steps or out_of_time
 
-            if st.step % cfg.log_every == 0 or st.step == total_steps:
+            if st.step % cfg.log_every == 0 or last:
                 event = _event("train", st.step, epoch, lr, st.real_tokens, st.train_s, started,
                                loss=st.window_loss / st.window_answers, grad_norm=grad_norm)
                 st.window_loss = st.window_answers = 0.0
@@ -216,25 +242,34 @@ def _train(
             if show is not None:
                 show(st.step, status)
 
-            if val_batches and (st.step % cfg.eval_every == 0 or st.step == total_steps):
+            if val_batches and (st.step % eval_every == 0 or last):
                 val_loss = _validation_loss(model, val_batches, autocast, cfg.attention, loss_fn)
                 event = _event("eval", st.step, epoch, lr, st.real_tokens, st.train_s, started, val_loss=val_loss)
                 _write_event(st.log, event, log_path, accelerator)
                 accelerator.print(f"step {st.step}/{total_steps}  val_loss {val_loss:.4f}", file=sys.stderr)
                 if on_eval is not None:
                     on_eval(st.step, val_loss)  # may raise to end training here (a tuner pruning its trial)
+                # Patience counts evaluations that do not beat the best by min_improvement, after warmup (while the
+                # rate still rises a slow fall says nothing about a plateau); the best weights are the lowest loss
+                # seen, however small the step down.
+                gained = st.best_val_loss is None or val_loss < st.best_val_loss * (1 - cfg.min_improvement)
+                st.evals_without_gain = 0 if gained or st.step <= warmup_steps else st.evals_without_gain + 1
                 if st.best_val_loss is None or val_loss < st.best_val_loss:
-                    st.best_step, st.best_val_loss, st.evals_without_gain = st.step, val_loss, 0
+                    st.best_step, st.best_val_loss = st.step, val_loss
                     if accelerator.is_main_process:
                         save_trainable(model, best_path)
                     accelerator.wait_for_everyone()
-                else:
-                    st.evals_without_gain += 1
-                    if cfg.patience is not None and st.evals_without_gain >= cfg.patience:
-                        stopped_early = True
-                        accelerator.print(f"early stop at step {st.step}: no val_loss gain in {cfg.patience} evals",
-                                          file=sys.stderr)
-                        break
+                if cfg.patience is not None and st.evals_without_gain >= cfg.patience:
+                    stop_reason = "patience"
+                    accelerator.print(f"early stop at step {st.step}: val_loss did not fall {cfg.min_improvement:.1%} "
+                                      f"below its best in {cfg.patience} evals", file=sys.stderr)
+                    break
+            if out_of_time and st.step < total_steps:
+                stop_reason = "time_budget"
+                accelerator.print(f"time budget: stop at step {st.step} of {total_steps} after "
+                                  f"{clock(time.perf_counter() - started)} (train.max_minutes {cfg.max_minutes:g})",
+                                  file=sys.stderr)
+                break
 
             due = cfg.checkpoint_every is not None and st.step % cfg.checkpoint_every == 0 and st.step < total_steps
             if due or stop:
@@ -247,6 +282,11 @@ def _train(
                                               f"its state is saved in {where}", where, stop[0])
 
     # ------------------------------------------------------------------ save
+    stop_reason = stop_reason or ("max_steps" if cfg.max_steps else "epochs")
+    undertrained = stop_reason != "patience" and still_falling(st.log, cfg.min_improvement)
+    if undertrained:
+        accelerator.print(f"val_loss was still falling at the last evaluation ({stop_reason} stopped it): more "
+                          "training would likely help (raise train.max_epochs, epochs or max_minutes)", file=sys.stderr)
     if st.best_step is not None and st.best_step != st.step:
         load_trainable(model, best_path)
     if accelerator.is_main_process:
@@ -262,9 +302,21 @@ def _train(
         padded_tokens=st.padded_tokens,
         wall_s=time.perf_counter() - started,
         tokens_per_s=st.real_tokens / st.train_s if st.train_s else 0.0,
+        lr=cfg.lr,
+        stop_reason=stop_reason,
+        undertrained=undertrained,
         log=st.log,
-        stopped_early=stopped_early,
     )
+
+
+def still_falling(log: list[dict], min_improvement: float) -> bool:
+    """Whether the last validation loss in `log` beat the best before it by min_improvement. A single evaluation
+    (a run cut after a few steps) counts as falling: training started from the untrained method and nothing shows
+    it had levelled off. No evaluation at all: False (nothing to say)."""
+    losses = [event["val_loss"] for event in log if event["event"] == "eval"]
+    if len(losses) == 1:
+        return True
+    return len(losses) >= 2 and losses[-1] < min(losses[:-1]) * (1 - min_improvement)
 
 
 # ---------------------------------------------------------------------- resuming
@@ -304,7 +356,8 @@ def _fingerprint(cfg: TrainConfig, train_data: list[Encoded], val_data: list[Enc
     """What must be the same for a saved state to continue this run: the settings that shape the steps, the data,
     and the number of processes. Logging, checkpoints and validation (which picks the best step but never changes
     a step's update) may differ: `tunewise run --resume --allow-changes` decides which of those a user changes."""
-    free = {"log_every", "checkpoint_every", "eval_every", "patience", "max_val_examples"}
+    free = {"log_every", "checkpoint_every", "eval_every", "patience", "min_improvement", "max_minutes",
+            "max_val_examples", "lr_check_factors"}
     digest = hashlib.sha256()
     for example in (*train_data, *val_data):
         digest.update(json.dumps([example.input_ids, example.labels]).encode())
@@ -352,9 +405,19 @@ def _last_good(checkpoints: Path) -> str:
 
 
 def planned_steps(n_examples: int, cfg: TrainConfig, processes: int = 1) -> int:
-    """Optimizer steps a run will take unless it stops early: max_steps, else epochs over the data."""
+    """Optimizer steps a run will take unless it stops early: max_steps, else epochs (empty: the max_epochs cap)
+    over the data. The schedule decays over these steps."""
     batches_per_epoch = math.ceil(n_examples / cfg.batch_size) // processes
-    return cfg.max_steps or math.ceil(cfg.epochs * batches_per_epoch / cfg.grad_accum)
+    epochs = cfg.max_epochs if cfg.epochs is None else cfg.epochs
+    return cfg.max_steps or math.ceil(epochs * batches_per_epoch / cfg.grad_accum)
+
+
+def eval_interval(n_examples: int, cfg: TrainConfig, processes: int = 1) -> int:
+    """Optimizer steps between validations: eval_every, else EVALS_PER_EPOCH times per epoch (at least 1)."""
+    if cfg.eval_every is not None:
+        return cfg.eval_every
+    steps_per_epoch = (math.ceil(n_examples / cfg.batch_size) // processes) / cfg.grad_accum
+    return max(1, math.ceil(steps_per_epoch / EVALS_PER_EPOCH))
 
 
 # On CPU, eager attention trains faster than SDPA's flash kernel up to about this width, and SDPA beyond it
@@ -489,6 +552,15 @@ def _clip_gradients(params: list[nn.Parameter], max_norm: float | None) -> float
     """Clip to max_norm (when set) and return the norm before clipping."""
     limit = max_norm if max_norm is not None else math.inf
     return float(torch.nn.utils.clip_grad_norm_(params, limit))
+
+
+def validation_loss(model: nn.Module, data: list[Encoded], cfg: TrainConfig, pad_id: int,
+                    loss_fn: LossFn = answer_loss_sum) -> float:
+    """Mean loss over every answer token of the first cfg.max_val_examples of `data`, as the loop validates."""
+    device = next(model.parameters()).device
+    autocast = partial(torch.autocast, device.type, dtype=torch.bfloat16, enabled=cfg.precision == "bf16")
+    with _training_attention(model):
+        return _validation_loss(model, _setup_val_batches(data, cfg, pad_id, device), autocast, cfg.attention, loss_fn)
 
 
 @torch.no_grad()
