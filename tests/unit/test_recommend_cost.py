@@ -185,3 +185,15 @@ def test_a_cheaper_rung_outside_the_tie_is_named_with_its_volume_and_its_lower_s
     cheap = _rung("few_shot_nearest_k3", "prompting", 0.0, 0.01, value=0.88)  # cheaper at any volume
     cheap.metrics["accuracy"] |= {"ci_low": 0.84, "ci_high": 0.92}
     assert "At any volume few_shot_nearest_k3" in recommend([cheap, lora], "accuracy").reason
+
+
+def test_the_next_step_names_the_rungs_own_files_and_export_only_where_it_packages_them():
+    adapter = _rung("lora", "fine-tuning", 100.0, 0.01, value=0.97, disk=10_000_000)
+    adapter.artifact = "adapter"
+    steps = recommend([adapter], "accuracy").next_steps
+    assert any("rungs/lora/adapter/" in s and "tunewise export <run folder> --rung lora" in s for s in steps)
+    classifier = _rung("encoder_features", "fine-tuning", 5.0, 0.001, value=0.97, disk=200_000)
+    classifier.artifact = "classifier"
+    steps = recommend([classifier], "accuracy").next_steps
+    assert any("rungs/encoder_features/classifier/" in s and "do not package this kind yet" in s for s in steps)
+    assert not any("tunewise export <run folder>" in s for s in steps)

@@ -257,9 +257,7 @@ def _next_steps(pick: RungResult, results: list[RungResult]) -> list[str]:
         steps.append(use + ".")
         steps.append("If you need a higher score, add training data and rerun: a larger test set also narrows the intervals.")
     else:
-        # Its folder holds what it trained (an adapter, a classifier, a whole model); export knows which.
-        steps.append(f"Ship {pick.name} with the base model: its files are in rungs/{pick.name}/ "
-                     f"(`tunewise export <run folder> --rung {pick.name}` packages them).")
+        steps.append(ship_words(pick))
         t = pick.training or {}
         if "undertrained" not in t and t.get("best_step") is not None and t.get("best_step") == t.get("steps"):
             # Runs from before training.undertrained: the best step being the last one is the same sign.
@@ -269,6 +267,19 @@ def _next_steps(pick: RungResult, results: list[RungResult]) -> list[str]:
                          "not help; more (or cleaner) data might.")
     steps += [more_training_words(r) for r in short]
     return steps
+
+
+EXPORTABLE = ("adapter", "model")  # artifact folders `tunewise export` packages (export/source.py)
+
+
+def ship_words(pick: RungResult) -> str:
+    """Where the fine-tuned pick's files are, and the export command where `tunewise export` packages that kind."""
+    where = f"rungs/{pick.name}/{pick.artifact}/" if pick.artifact else f"rungs/{pick.name}/"
+    if pick.artifact is None or pick.artifact in EXPORTABLE:
+        return (f"Ship {pick.name} with the base model: its files are in {where} "
+                f"(`tunewise export <run folder> --rung {pick.name}` packages them).")
+    return (f"Ship {pick.name} with its base model: its files are in {where}; `tunewise export` and `tunewise serve` "
+            "do not package this kind yet.")
 
 
 def undertrained(results: list[RungResult]) -> list[RungResult]:

@@ -31,6 +31,7 @@ class RungResult:
     prompt: dict | None = None  # prompting rungs: style, demo selection and k, prompts shortened to fit, ...
     retrieval: dict | None = None  # rag rungs: retriever, recall@k with CIs where the data has gold source ids
     per_class: dict | None = None  # classification: per label precision, recall, f1, support; and the confusion
+    artifact: str | None = None  # the folder under the rung's folder holding what it learned (adapter, model, ...)
     correct: list[bool] | None = field(default=None, repr=False)  # per test example (not in report.json)
     item_scores: list[float] | None = field(default=None, repr=False)  # per test example, for paired tests
     predictions: list[Prediction] | None = field(default=None, repr=False)  # per test example, for error analysis

@@ -320,7 +320,8 @@ def run_rung(rung: Rung, train, val, test, task: Task, config: Config, rung_dir:
                         correct=[item_correct(task.metric, p.output, e.answer) for p, e in zip(predictions, test)],
                         item_scores=[item_score(task.metric, p.output, e.answer) for p, e in zip(predictions, test)],
                         predictions=predictions,
-                        per_class=class_report(predictions, test, task))
+                        per_class=class_report(predictions, test, task),
+                        artifact=_artifact_folder(info.artifact_dir, rung_dir))
     language_model = rung.language_model() if benchmark else None
     if language_model is not None:
         result.benchmark = score_model(*language_model, benchmark, config, f"rung {rung.name}")
@@ -328,6 +329,16 @@ def run_rung(rung: Rung, train, val, test, task: Task, config: Config, rung_dir:
     if info.training:
         write_json(rung_dir / "training.json", info.training)
     return result
+
+
+def _artifact_folder(artifact_dir: Path | None, rung_dir: Path) -> str | None:
+    """The artifact's path relative to the rung's folder ("adapter", "classifier", ...), None when it has none."""
+    if artifact_dir is None:
+        return None
+    try:
+        return str(Path(artifact_dir).relative_to(rung_dir))
+    except ValueError:  # stored elsewhere (a shared index): its full path
+        return str(artifact_dir)
 
 
 def skipped_result(rung: Rung, reason: str, log: Callable[[str], None] = print) -> RungResult:
