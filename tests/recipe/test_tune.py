@@ -141,7 +141,7 @@ def test_the_pruner_ends_training_through_the_eval_hook(tiny_tokenizer, tmp_path
 
 
 def test_a_failing_trial_is_recorded_and_the_study_goes_on(tmp_path, tiny_model_dir, monkeypatch):
-    import tunewise.methods.tuned as tuned_module
+    import tunewise.train.probe as probe_module
 
     calls = []
 
@@ -151,7 +151,7 @@ def test_a_failing_trial_is_recorded_and_the_study_goes_on(tmp_path, tiny_model_
             raise TrainingError("the training loss became nan at step 1; lower train.lr")
         return train(*args, **kwargs)
 
-    monkeypatch.setattr(tuned_module, "train_loop", diverges_once)  # the loop every causal-LM method trains through
+    monkeypatch.setattr(probe_module, "train", diverges_once)  # the loop every trained rung runs (after its rate check)
     config = load_config(_config(tmp_path, tiny_model_dir))
     result = tune(config, 2, log=lambda m: None)
     assert result.counts == {"complete": 1, "pruned": 0, "failed": 1} and result.best_trial == 1
@@ -160,13 +160,13 @@ def test_a_failing_trial_is_recorded_and_the_study_goes_on(tmp_path, tiny_model_
 
 
 def test_a_stopped_search_is_recorded_as_interrupted(tmp_path, tiny_model_dir, monkeypatch):
-    import tunewise.methods.tuned as tuned_module
+    import tunewise.train.probe as probe_module
     from tunewise.train.loop import TrainingInterrupted
 
     def stopped(*args, **kwargs):
         raise TrainingInterrupted("training stopped by SIGINT after step 3 of 6", tmp_path)
 
-    monkeypatch.setattr(tuned_module, "train_loop", stopped)
+    monkeypatch.setattr(probe_module, "train", stopped)
     config = load_config(_config(tmp_path, tiny_model_dir))
     with pytest.raises(TrainingInterrupted, match="run the same command again to continue"):
         tune(config, 3, study_name="stopped", log=lambda m: None)

@@ -138,7 +138,7 @@ def shared_prefix(model: PreTrainedModel, prompts: list[list[int]], device: torc
     first = prompts[0]
     for p in prompts[1:]:
         while length > 0 and p[:length] != first[:length]:
-            length = _common_length(p, first, length)
+            length = common_length(p, first, length)
     if length < 8:  # too short to pay for the copies
         return None
     return run_prefix(model, first[:length], device)
@@ -150,7 +150,8 @@ def run_prefix(model: PreTrainedModel, ids: list[int], device: torch.device) -> 
     return SharedPrefix(len(ids), next(out[name] for name in ("cache", "past_key_values") if name in out))
 
 
-def _common_length(a: list[int], b: list[int], limit: int) -> int:
+def common_length(a: list[int], b: list[int], limit: int) -> int:
+    """How many leading tokens `a` and `b` share, at most `limit`."""
     n = 0
     while n < limit and a[n] == b[n]:
         n += 1

@@ -69,9 +69,8 @@ from tunewise.records import Example, FitInfo, Prediction
 from tunewise.sections import Section, TrainConfig
 from tunewise.task import Task, example_label
 from tunewise.train.batching import IGNORE_INDEX, Encoded, collate
-from tunewise.train.loop import train as train_loop
 from tunewise.train.loop import training_summary
-from tunewise.train.probe import at_picked_rate, estimate_training, learning_rate
+from tunewise.train.probe import estimate_training, train_at_checked_rate
 
 if TYPE_CHECKING:
     from tunewise.config import Config
@@ -399,12 +398,8 @@ class _HeadRung(ABC):
         self._load()
         encoded_train, encoded_val, cfg = self._encode(train), self._encode(val), self._train_config()
         fixed, centre = self._rates()
-        lr, check = learning_rate(self.model, encoded_train, encoded_val, cfg, fixed, centre, workdir, self._pad_id(),
-                                  classification_loss_sum, resume=self.resume)
-        result = train_loop(
-            self.model, encoded_train, encoded_val, at_picked_rate(cfg, lr, check), workdir, self._pad_id(),
-            loss_fn=classification_loss_sum, resume=self.resume,
-        )
+        result, check = train_at_checked_rate(self.model, encoded_train, encoded_val, cfg, fixed, centre, workdir,
+                                              self._pad_id(), classification_loss_sum, resume=self.resume)
         training = training_summary(result, check.summary() if check else None)
         return FitInfo(artifact_dir=self.save(workdir), training=training)
 

@@ -2,8 +2,9 @@
 
 `features` mean-pools the causal LM's last hidden state over the zero-shot conversation the other rungs are scored
 on, after the part every example shares (system instruction with the label list: run once, its KV cache reused, and
-left out of the mean, as it is the same for every example); `encoder_features` mean-pools and L2-normalises the encoder's token states of the user text (the
-sentence-transformers recipe). Only the classifier learns; it is saved as classifier.safetensors + classifier.json.
+left out of the mean, as it is the same for every example); `encoder_features` mean-pools and L2-normalises the
+encoder's token states of the user text (the sentence-transformers recipe). Only the classifier learns; it is saved
+as classifier.safetensors + classifier.json.
 """
 from __future__ import annotations
 
@@ -24,7 +25,12 @@ from sklearn.linear_model import LogisticRegression
 
 from tunewise.errors import ModelError, TrainingError
 from tunewise.evaluate.candidates import per_example
-from tunewise.evaluate.likelihood import SharedPrefix, cache_arg, run_prefix
+from tunewise.evaluate.likelihood import (
+    SharedPrefix,
+    cache_arg,
+    common_length,
+    run_prefix,
+)
 from tunewise.io import write_json
 from tunewise.methods.spec import MethodSpec, SectionSpec
 from tunewise.models.chat_template import prompt_ids, truncate_prompt
@@ -167,7 +173,6 @@ class DecoderInputs:
     prefix: list[int]  # the shared prefix's token ids
     seqs: list[list[int]]  # per example: its tokens after the prefix, or its whole conversation (see after_prefix)
     after_prefix: list[bool]  # per example: whether it starts with the prefix (no system message of its own)
-
 
 
 class FeatureRung:
@@ -358,9 +363,7 @@ class FeatureRung:
         probes = [Example(id=f"probe{i}", messages=({"role": "user", "content": text},), answer="")
                   for i, text in enumerate(("a", "0 Z"))]
         first, second = self._conversation_ids(probes)
-        n = 0
-        while n < min(len(first), len(second)) and first[n] == second[n]:
-            n += 1
+        n = common_length(first, second, min(len(first), len(second)))
         if n > context_length(self.model) - self.config.features.max_length:
             return []  # no room after it for an example's own tokens: conversations are embedded whole, cut
         return first[:n]

@@ -23,8 +23,7 @@ from tunewise.records import Example, FitInfo, Prediction
 from tunewise.task import Task
 from tunewise.train.batching import Encoded
 from tunewise.train.loop import TrainResult, training_summary
-from tunewise.train.loop import train as train_loop
-from tunewise.train.probe import at_picked_rate, estimate_training, learning_rate
+from tunewise.train.probe import estimate_training, train_at_checked_rate
 
 # The learning-rate check's centre for the LoRA family (and the decoder classifier's LoRA): the long-standing LoRA
 # rate; the check tries it x train.lr_check_factors (1e-4, 2e-4, 4e-4 by default).
@@ -139,12 +138,11 @@ class TunedRung:
         """Train the loaded model: the learning-rate check first unless a rate was given (self.lr_check records
         it), then the run at the picked rate."""
         fixed, centre = self._rates()
-        pad_id = self.tokenizer.pad_token_id
-        lr, check = learning_rate(self.model, encoded_train, encoded_val, self.config.train, fixed, centre, workdir,
-                                  pad_id, resume=self.resume)
+        result, check = train_at_checked_rate(self.model, encoded_train, encoded_val, self.config.train, fixed, centre,
+                                              workdir, self.tokenizer.pad_token_id, resume=self.resume,
+                                              on_eval=on_eval)
         self.lr_check = check.summary() if check else None
-        return train_loop(self.model, encoded_train, encoded_val, at_picked_rate(self.config.train, lr, check),
-                          workdir, pad_id=pad_id, resume=self.resume, on_eval=on_eval)
+        return result
 
     def _save(self, workdir: Path) -> Path:
         directory = workdir / ("model" if self.method.full_precision_base else "adapter")

@@ -21,6 +21,7 @@ from tunewise.train.batching import Encoded
 from tunewise.train.loop import (
     LossFn,
     TrainingInterrupted,
+    TrainResult,
     eval_interval,
     planned_steps,
     train,
@@ -136,6 +137,20 @@ def learning_rate(
     write_json(saved, check.summary())
     note(lr_check_line(check, len(encoded_val[:LR_CHECK_VAL_EXAMPLES])))
     return check.picked, check
+
+
+def train_at_checked_rate(
+    model: nn.Module, encoded_train: list[Encoded], encoded_val: list[Encoded], cfg: TrainConfig,
+    fixed: float | None, centre: float, workdir: Path, pad_id: int, loss_fn: LossFn = answer_loss_sum,
+    resume: bool = False, on_eval=None,
+) -> tuple[TrainResult, LrCheck | None]:
+    """The run every trained rung does: the learning-rate check unless a rate was given (see `learning_rate`), then
+    training at the picked rate (its time budget less the check's time). Returns (the run, the check or None)."""
+    lr, check = learning_rate(model, encoded_train, encoded_val, cfg, fixed, centre, workdir, pad_id, loss_fn,
+                              resume=resume)
+    result = train(model, encoded_train, encoded_val, at_picked_rate(cfg, lr, check), workdir, pad_id, loss_fn,
+                   resume=resume, on_eval=on_eval)
+    return result, check
 
 
 def at_picked_rate(cfg: TrainConfig, lr: float, check: LrCheck | None) -> TrainConfig:
