@@ -32,7 +32,9 @@ examples:
   tunewise tune tunewise.yaml --trials 20                   # search lr, rank, ... on validation loss -> best.yaml
   tunewise tune tunewise.yaml --trials 10 --storage sqlite:///tune.db --study lr-search   # continue a study
   tunewise report runs/<id>
-  tunewise export runs/<id> --format merged --out my-model   # the recommended rung, merged into the base
+  tunewise export runs/<id>                                 # the recommended rung, whatever its kind -> a folder
+  tunewise predict runs/<id>/exports/<rung>-package inputs.jsonl   # offline predictions from that folder
+  tunewise export runs/<id> --format merged --out my-model   # an adapter merged into the base
   tunewise serve runs/<id> --port 8000                      # OpenAI-compatible API over the run's adapters
   tunewise eval runs/<id>                                   # re-score saved predictions, no model loaded
   tunewise eval smollm2 --benchmark arc.jsonl --format arc  # multiple-choice accuracy by log-likelihood
@@ -123,32 +125,50 @@ def _parser() -> argparse.ArgumentParser:
     ev.add_argument("--out", type=Path, help="also write the full result as JSON here (never overwrites)")
 
     exp = sub.add_parser(
-        "export", help="write a run's fine-tuned rung as its adapter, merged weights or GGUF, with a model card",
-        description="adapter: the rung's PEFT folder plus README.md. merged: the adapter folded into the base "
-        "(LoRA-family, IA3), saved with tokenizer and chat template as safetensors; checked first (logits equal the "
-        "adapter model's on a few prompts, the saved files read back exactly). gguf: the merged model as f16 and "
-        "q8_0 GGUF files (llama architecture) with tokenizer and chat template, each read back with transformers and "
-        "compared. Never overwrites.",
+        "export", help="write a run's rung (any kind that ran) as a folder that predicts and serves on its own",
+        description="package (default): the rung's saved files (adapter, model, classifier or retrieval index; a "
+        "prompt style has none) with the run's config and, when it draws on them, the training examples: it answers "
+        "exactly as the rung was scored. adapter: the rung's PEFT folder as saved. merged: the adapter folded into "
+        "the base (LoRA-family, IA3; freeze's layers put back), saved with tokenizer and chat template as "
+        "safetensors; checked first (logits equal the adapter model's on a few prompts, the saved files read back "
+        "exactly). gguf: the merged model as f16 and q8_0 GGUF files (llama architecture) with tokenizer and chat "
+        "template, each read back and compared. Every format adds tunewise_export.json, config.yaml and a README.md, "
+        "so `tunewise predict` and `tunewise serve` take it. Never overwrites.",
     )
     exp.add_argument("run_dir", type=Path, help="runs/<id>")
     exp.add_argument("--rung", help="which rung (default: the recommended one)")
-    exp.add_argument("--format", required=True, choices=["adapter", "merged", "gguf"], help="what to write")
+    exp.add_argument("--format", default="package", choices=["package", "adapter", "merged", "gguf"],
+                     help="what to write (default package)")
     exp.add_argument("--gguf-type", action="append", choices=["f16", "q8_0"],
                      help="gguf: which files (repeatable; default both)")
-    exp.add_argument("--out", type=Path, required=True, help="a new folder")
+    exp.add_argument("--out", type=Path, help="a new folder (default runs/<id>/exports/<rung>-<format>)")
     exp.add_argument("--dtype", choices=["bf16", "fp32"], default="bf16", help="merged weights' dtype (default bf16)")
 
-    srv = sub.add_parser(
-        "serve", help="serve a base model and many adapters behind an OpenAI-compatible API",
-        description="SOURCE: a run folder (every fine-tuned LoRA-family or IA3 rung, named after the rung; a "
-        "multi-task run's single-task LoRAs as lora-<task>), an "
-        "adapter folder (named after the folder) or NAME=ADAPTER_FOLDER. A request's `model` picks the adapter "
-        "(`base`: none). Routes: GET /v1/models, POST /v1/chat/completions and /v1/completions (stream: true "
-        "as server-sent events), GET /health, and GET/POST /admin/adapters, DELETE /admin/adapters/NAME to load "
-        "and unload adapters by name from --adapter-dir folders while serving. Decoding defaults to greedy "
-        "(temperature 0), as the report scored.",
+    pred = sub.add_parser(
+        "predict", help="predict a file of inputs with an export, offline -> predictions.jsonl",
+        description="DATA: JSONL or CSV records in the run's format (its field names), answers optional. Each row "
+        "of the output: id, prediction, reference (when the input had an answer) and, for classification, every "
+        "candidate label's probability and log-likelihood. Answers exactly as the exported rung was scored.",
     )
-    srv.add_argument("sources", nargs="*", metavar="SOURCE", help="runs/<id>, an adapter folder or NAME=FOLDER")
+    pred.add_argument("export_dir", type=Path, help="a folder `tunewise export` wrote")
+    pred.add_argument("data", type=Path, help="the inputs (JSONL or CSV)")
+    pred.add_argument("--out", type=Path, default=Path("predictions.jsonl"),
+                      help="the predictions file to write (default predictions.jsonl; never overwritten)")
+
+    srv = sub.add_parser(
+        "serve", help="serve exports, a base model and many adapters behind an OpenAI-compatible API",
+        description="SOURCE: an export folder (`tunewise export`, any rung kind: named after its rung; it answers "
+        "POST /v1/predict {model, input} and, for classification, POST /v1/classify -> label + probabilities, "
+        "exactly as the rung was scored; a LoRA-family or IA3 adapter in it also answers the chat routes), a run "
+        "folder (every fine-tuned LoRA-family or IA3 rung, named after the rung; a multi-task run's single-task "
+        "LoRAs as lora-<task>), an adapter folder (named after the folder) or NAME=FOLDER. A request's `model` picks "
+        "the export or adapter (`base`: the base model alone). Routes: GET /v1/models, POST /v1/chat/completions "
+        "and /v1/completions (stream: true as server-sent events), POST /v1/predict and /v1/classify, GET /health, "
+        "and GET/POST /admin/adapters, DELETE /admin/adapters/NAME to load and unload adapters by name from "
+        "--adapter-dir folders while serving. Decoding defaults to greedy (temperature 0), as the report scored.",
+    )
+    srv.add_argument("sources", nargs="*", metavar="SOURCE",
+                     help="an export folder, runs/<id>, an adapter folder or NAME=FOLDER")
     defaults = ServeDefaults()
     srv.add_argument("--base", help="base model (default: the first run's model, else the first adapter's base)")
     srv.add_argument("--adapter-dir", type=Path, action="append", default=[], dest="adapter_dirs", metavar="DIR",
@@ -159,7 +179,8 @@ def _parser() -> argparse.ArgumentParser:
                      "free port, printed at start)")
     srv.add_argument("--api-key", help="require 'Authorization: Bearer KEY' on every route but /health "
                      "(default: $TUNEWISE_API_KEY)")
-    for field in ("max_tokens", "max_n", "max_prompt_tokens", "max_concurrent", "max_batch", "max_body_bytes"):
+    for field in ("max_tokens", "max_n", "max_prompt_tokens", "max_concurrent", "max_batch", "max_inputs",
+                  "max_body_bytes"):
         info = ServeDefaults.model_fields[field]
         srv.add_argument(f"--{field.replace('_', '-')}", type=int, default=info.default,
                          help=f"{info.description} (default {info.default})")
@@ -359,7 +380,16 @@ def _cmd_export(args) -> int:
     from tunewise.export import export
 
     out = export(args.run_dir, args.format, args.out, args.rung, args.dtype, args.gguf_type)
-    print(f"[tunewise] wrote {out} ({args.format}); README.md there says how to load it")
+    print(f"[tunewise] wrote {out} ({args.format}); README.md there says how to use it: tunewise predict {out} "
+          f"DATA, or tunewise serve {out}")
+    return 0
+
+
+def _cmd_predict(args) -> int:
+    from tunewise.export.batch import predict_file
+
+    out, rows = predict_file(args.export_dir, args.data, args.out)
+    print(f"[tunewise] wrote {rows} predictions to {out}")
     return 0
 
 
@@ -499,6 +529,7 @@ def main(argv: list[str] | None = None) -> int:
         "report": _cmd_report,
         "eval": _cmd_eval,
         "export": _cmd_export,
+        "predict": _cmd_predict,
         "serve": _cmd_serve,
         "models": _cmd_models,
         "methods": _cmd_methods,

@@ -1,6 +1,6 @@
 """`tunewise export` on a finished tiny run: the adapter with its model card opens in PEFT; merged weights give the
-adapter model's logits and reload exactly; non-trained rungs, unmergeable adapters and existing folders are
-refused."""
+adapter model's logits and reload exactly; weights of a rung that has none, unmergeable adapters and existing
+folders are refused. (Every kind as a package, served and predicted: test_export_kinds.py.)"""
 from __future__ import annotations
 
 import json
@@ -58,8 +58,10 @@ def test_merged_export_gives_the_adapter_models_logits(finished, tmp_path):
 
 def test_what_cannot_be_exported_is_refused(finished, tmp_path):
     result, _ = finished
-    with pytest.raises(ExportError, match="zero_shot: is a prompting rung .*fine-tuned rung: lora, prompt_tuning"):
+    with pytest.raises(ExportError, match="zero_shot: a prompting rung saves no weights.*--format package ships it"):
         export(result.run_dir, "adapter", tmp_path / "a", rung="zero_shot")
+    with pytest.raises(ExportError, match="--rung nope: no such rung.*rungs that ran: zero_shot, lora, prompt_tuning"):
+        export(result.run_dir, "package", tmp_path / "a", rung="nope")
     with pytest.raises(ExportError, match="PROMPT_TUNING adapter does not fold into the base"):
         export(result.run_dir, "merged", tmp_path / "b", rung="prompt_tuning")
     assert not (tmp_path / "b").exists()  # a failed export leaves nothing

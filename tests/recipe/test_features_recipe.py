@@ -123,7 +123,7 @@ def test_saved_classifier_reloads_and_predicts_identically(fitted_decoder, tiny_
     assert meta["labels"] == LABELS and meta["source"] == "decoder" and meta["model"] == str(tiny_model_dir)
 
     again = FeatureRung(_task(), _config(tiny_model_dir), "decoder")
-    again.restore(info.artifact_dir)
+    again.restore([], info.artifact_dir)
     assert again.predict(TEST) == before  # outputs and every score, bit for bit
 
 
@@ -131,7 +131,7 @@ def test_restore_refuses_a_classifier_from_another_model(fitted_decoder, tiny_mo
     _, info = fitted_decoder
     encoder_rung = FeatureRung(_task(), _config(tiny_model_dir), "encoder")
     with pytest.raises(ModelError, match="model.encoder"):
-        encoder_rung.restore(info.artifact_dir)
+        encoder_rung.restore([], info.artifact_dir)
 
 
 def test_load_classifier_names_the_missing_file(fitted_decoder, tmp_path):
@@ -243,7 +243,7 @@ def test_encoder_rung_beats_chance_on_held_out_sentences(tmp_path):
     np.testing.assert_allclose(np.linalg.norm(features, axis=1), 1.0, rtol=1e-5)  # L2-normalised
     assert all(torch.equal(p, model_before[n]) for n, p in rung.model.named_parameters())
     again = FeatureRung(_task(), _config(), "encoder")
-    again.restore(info.artifact_dir)
+    again.restore([], info.artifact_dir)
     assert again.predict(TEST) == predictions
 
 

@@ -362,6 +362,6 @@ def test_a_multi_task_runs_single_task_loras_are_served_by_task(setup, tmp_path)
     run_dir = tmp_path / "run"
     shutil.copytree(setup[3], run_dir)
     shutil.copytree(setup[1]["alpha"], run_dir / "tasks" / "size" / "lora" / "adapter")  # where the ladder puts them
-    _, adapters = resolve_sources([str(run_dir)], log=lambda m: None)
+    adapters = resolve_sources([str(run_dir)], log=lambda m: None).adapters
     assert [a.name for a in adapters] == ["lora", "lora-size"]
     assert adapters[1].path == run_dir / "tasks" / "size" / "lora" / "adapter"

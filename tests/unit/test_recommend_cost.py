@@ -187,13 +187,17 @@ def test_a_cheaper_rung_outside_the_tie_is_named_with_its_volume_and_its_lower_s
     assert "At any volume few_shot_nearest_k3" in recommend([cheap, lora], "accuracy").reason
 
 
-def test_the_next_step_names_the_rungs_own_files_and_export_only_where_it_packages_them():
-    adapter = _rung("lora", "fine-tuning", 100.0, 0.01, value=0.97, disk=10_000_000)
-    adapter.artifact = "adapter"
-    steps = recommend([adapter], "accuracy").next_steps
-    assert any("rungs/lora/adapter/" in s and "tunewise export <run folder> --rung lora" in s for s in steps)
-    classifier = _rung("encoder_features", "fine-tuning", 5.0, 0.001, value=0.97, disk=200_000)
-    classifier.artifact = "classifier"
-    steps = recommend([classifier], "accuracy").next_steps
-    assert any("rungs/encoder_features/classifier/" in s and "do not package this kind yet" in s for s in steps)
-    assert not any("tunewise export <run folder>" in s for s in steps)
+@pytest.mark.parametrize(("name", "kind", "artifact", "holds"), [
+    ("lora", "fine-tuning", "adapter", "its adapter files"),
+    ("full", "fine-tuning", "model", "the whole fine-tuned model"),
+    ("encoder_features", "fine-tuning", "classifier", "its classifier (safetensors + JSON)"),
+    ("rag_dense", "retrieval", "index", "a prompt package with its retrieval index"),
+    ("few_shot_balanced_k3", "prompting", None, "the demonstrations it shows"),
+])
+def test_the_next_step_exports_every_kind_and_names_what_the_folder_holds(name, kind, artifact, holds):
+    pick = _rung(name, kind, 5.0, 0.001, value=0.97, disk=200_000 if artifact else 0)
+    pick.artifact = artifact
+    steps = recommend([pick], "accuracy").next_steps
+    ship = next(s for s in steps if s.startswith("Ship it"))
+    assert f"tunewise export <run folder> --rung {name}" in ship and holds in ship
+    assert f"tunewise serve <run folder>/exports/{name}-package" in ship and "/v1/classify" in ship

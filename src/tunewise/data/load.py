@@ -8,13 +8,14 @@ import csv
 import hashlib
 import io
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from tunewise.data.formats import (
     CSV_FORMATS,
     Where,
+    answer_field,
     detect_format,
     formats_help,
     required_fields,
@@ -43,8 +44,12 @@ def is_csv(path: Path) -> bool:
     return path.suffix.lower() == ".csv"
 
 
-def load_file(path: Path | str, cfg: DataConfig, fmt: str | None = None) -> LoadedFile:
-    """Read and check every record of one file; `fmt` None means detect it from the first fitting record."""
+def load_file(path: Path | str, cfg: DataConfig, fmt: str | None = None, answers_optional: bool = False) -> LoadedFile:
+    """Read and check every record of one file; `fmt` None means detect it from the first fitting record.
+
+    `answers_optional`: inputs to predict on, in format `fmt`; a record without its answer (label, output,
+    completion, final assistant turn) gives an example whose answer is "" and label None.
+    """
     path = Path(path)
     loaded = LoadedFile(str(path))
     if not path.is_file():
@@ -65,12 +70,36 @@ def load_file(path: Path | str, cfg: DataConfig, fmt: str | None = None) -> Load
     if is_csv(path) and not _csv_has_columns(records, cfg, loaded):
         return loaded
     for line, record in records:
+        unanswered = answers_optional and not has_answer(record, loaded.format, cfg)
+        if unanswered:
+            record = with_placeholder_answer(record, loaded.format, cfg)
         converted = to_example(record, loaded.format, cfg, Where(str(path), line))
+        if unanswered and converted.example is not None:
+            converted.example = replace(converted.example, answer="", label=None)
         loaded.errors.extend(converted.errors)
         loaded.warnings.extend(converted.warnings)
         if converted.example is not None:
             loaded.examples.append(converted.example)
     return loaded
+
+
+PLACEHOLDER = "?"  # stands in for a missing answer while a record to predict on is checked; never kept
+
+
+def has_answer(record: dict, fmt: str, cfg: DataConfig) -> bool:
+    """Whether a record holds its answer: the format's answer field, or a chat ending with an assistant turn."""
+    if fmt == "chat":
+        messages = record.get("messages")
+        return not (isinstance(messages, list) and messages and isinstance(messages[-1], dict)
+                    and messages[-1].get("role") != "assistant")
+    return answer_field(fmt, cfg) in record
+
+
+def with_placeholder_answer(record: dict, fmt: str, cfg: DataConfig) -> dict:
+    """The record with PLACEHOLDER as its answer, so the format's checks see a whole record."""
+    if fmt == "chat":
+        return {**record, "messages": [*record["messages"], {"role": "assistant", "content": PLACEHOLDER}]}
+    return {**record, answer_field(fmt, cfg): PLACEHOLDER}
 
 
 def _detected_format(records: list[tuple[int, dict]], cfg: DataConfig, loaded: LoadedFile) -> str | None:

@@ -42,6 +42,9 @@ def merged_model(run_dir: Path, source: Path):
     kind = adapter_kind(source)
     if kind is None:  # already a whole model (full fine-tuning)
         return load_causal_lm(str(source), dtype=torch.float32)
+    if kind == "freeze":  # the trained layers put back into the base: a whole model, nothing to fold
+        model, tokenizer, _ = load_adapted(source, base, torch.float32)
+        return model, tokenizer
     method = peft_type(source) if kind == "peft" else kind
     if method not in MERGEABLE:
         raise ExportError(f"{source}: a {method} adapter does not fold into the base weights; export it with "

@@ -1,5 +1,5 @@
-"""What to export from a finished run folder: the rung (by default the recommended one, and only a fine-tuned
-one) and its saved adapter/ or model/ folder; ExportError, raised by every export step.
+"""What to export from a finished run folder: the rung (by default the recommended one) and the folder of files it
+saved; ExportError, raised by every export step.
 """
 from __future__ import annotations
 
@@ -13,24 +13,29 @@ class ExportError(TunewiseError):
 
 
 def rung_entry(report: dict, name: str) -> dict:
-    """The report's entry for rung `name`, which must be a fine-tuned rung that was not skipped."""
+    """The report's entry for rung `name`, which must have run (not skipped)."""
     rungs = {r["name"]: r for r in report["rungs"]}
-    exportable = [n for n, r in rungs.items() if r["kind"] == "fine-tuning" and not r.get("skipped")]
+    ran = [n for n, r in rungs.items() if not r.get("skipped")]
     if name not in rungs:
-        raise ExportError(f"--rung {name}: no such rung in {report['run_id']}; fine-tuned rungs: "
-                          f"{', '.join(exportable) or 'none'}")
-    if name not in exportable:
-        what = "was skipped" if rungs[name].get("skipped") else f"is a {rungs[name]['kind']} rung (nothing trained)"
-        raise ExportError(f"--rung {name}: {what}; export takes a fine-tuned rung: {', '.join(exportable) or 'none'}"
-                          + (". The report recommends it: its prompt is in report.json's rung entry."
-                             if name == report["recommendation"]["rung"] and not rungs[name].get("skipped") else ""))
+        raise ExportError(f"--rung {name}: no such rung in {report['run_id']}; rungs that ran: {', '.join(ran) or 'none'}")
+    if name not in ran:
+        raise ExportError(f"--rung {name}: was skipped ({rungs[name]['skipped']}); rungs that ran: "
+                          f"{', '.join(ran) or 'none'}")
     return rungs[name]
 
 
-def saved_folder(run_dir: Path, entry: dict) -> Path:
-    """The rung's saved folder: adapter/ (adapters) or model/ (full fine-tuning, encoder classifiers)."""
+def saved_folder(run_dir: Path, entry: dict) -> Path | None:
+    """The rung's saved files (adapter/, model/, classifier/, index/ ...); None for a rung that saves none (a prompt
+    style). Reports written before rungs named their folder: adapter/ or model/."""
+    rung_dir = run_dir / "rungs" / entry["name"]
+    if entry.get("artifact"):
+        path = rung_dir / entry["artifact"]
+        if not path.exists():
+            raise ExportError(f"{path}: missing; the run saved rung {entry['name']}'s files there")
+        return path
+    if "artifact" in entry:
+        return None
     for folder in ("adapter", "model"):
-        path = run_dir / "rungs" / entry["name"] / folder
-        if path.is_dir():
-            return path
-    raise ExportError(f"{run_dir / 'rungs' / entry['name']}: no adapter/ or model/ folder to export")
+        if (rung_dir / folder).is_dir():
+            return rung_dir / folder
+    raise ExportError(f"{rung_dir}: no adapter/ or model/ folder to export")

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from tunewise.errors import TunewiseError
 from tunewise.evaluate.predict import BaseModelCache
 from tunewise.ladder.rung import Rung
 from tunewise.methods import METHODS
@@ -87,6 +88,15 @@ def build_plan(config: Config, task: Task, train: list[Example], others: list[Ta
             plan, singles = plan + singles, []
         plan.extend(PlannedRung(rung, Path("rungs") / rung.name) for rung in spec.rungs(context))
     return plan + singles
+
+
+def rung_named(config: Config, task: Task, train: list[Example], name: str) -> Rung:
+    """Rung `name` of the plan `config` makes, built as the run built it (to restore it from its saved files)."""
+    plan = [planned.rung for planned in build_plan(config, task, train)]
+    for rung in plan:
+        if rung.name == name:
+            return rung
+    raise TunewiseError(f"no rung {name!r} in this config's plan; it has {', '.join(r.name for r in plan)}")
 
 
 def prompting_rungs(config: Config, task: Task, train: list[Example], index: RagIndex | None = None) -> list[Rung]:

@@ -254,7 +254,7 @@ def _next_steps(pick: RungResult, results: list[RungResult]) -> list[str]:
         use = f"Use the prompt of this rung as it is{' (with its index)' if pick.kind == 'retrieval' else ''}"
         if tuned and not short:
             use += "; fine-tuning did not buy a significant gain on this test set"
-        steps.append(use + ".")
+        steps += [use + ".", ship_words(pick)]
         steps.append("If you need a higher score, add training data and rerun: a larger test set also narrows the intervals.")
     else:
         steps.append(ship_words(pick))
@@ -269,17 +269,24 @@ def _next_steps(pick: RungResult, results: list[RungResult]) -> list[str]:
     return steps
 
 
-EXPORTABLE = ("adapter", "model")  # artifact folders `tunewise export` packages (export/source.py)
+# What `tunewise export` puts in the package, by the folder the rung saved (RungResult.artifact).
+PACKAGED = {
+    None: "a prompt package: the base model's name, the instruction, the demonstrations it shows",
+    "index": "a prompt package with its retrieval index",
+    "classifier": "its classifier (safetensors + JSON) and the frozen model's name",
+    "model": "the whole fine-tuned model (--format gguf: for llama.cpp)",
+    "adapter": "its adapter files and the base model's name (--format merged folds a LoRA, IA3 or freeze rung into "
+               "the base; --format gguf: for llama.cpp)",
+}
 
 
 def ship_words(pick: RungResult) -> str:
-    """Where the fine-tuned pick's files are, and the export command where `tunewise export` packages that kind."""
-    where = f"rungs/{pick.name}/{pick.artifact}/" if pick.artifact else f"rungs/{pick.name}/"
-    if pick.artifact is None or pick.artifact in EXPORTABLE:
-        return (f"Ship {pick.name} with the base model: its files are in {where} "
-                f"(`tunewise export <run folder> --rung {pick.name}` packages them).")
-    return (f"Ship {pick.name} with its base model: its files are in {where}; `tunewise export` and `tunewise serve` "
-            "do not package this kind yet.")
+    """How to ship the pick: the export command, what the folder holds, and the commands that use it."""
+    folder = f"<run folder>/exports/{pick.name}-package"
+    holds = PACKAGED.get(pick.artifact, f"its files (rungs/{pick.name}/{pick.artifact}/)")
+    return (f"Ship it: `tunewise export <run folder> --rung {pick.name}` writes {folder} ({holds}); "
+            f"`tunewise predict {folder} DATA` predicts a file offline and `tunewise serve {folder}` answers POST "
+            "/v1/classify (classification) or /v1/predict, as the rung was scored.")
 
 
 def undertrained(results: list[RungResult]) -> list[RungResult]:

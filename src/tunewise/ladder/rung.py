@@ -17,7 +17,9 @@ class Rung(Protocol):
     """One approach on the ladder."""
 
     name: str
-    kind: str  # "prompting" | "fine-tuning"
+    kind: str  # "prompting" | "retrieval" | "fine-tuning"
+    task: Task  # what it predicts: instruction, labels, each example's candidate labels (may be replaced before predict)
+    draws_on_train: bool  # predict reads the training examples (demonstrations): an export ships them
     description: str  # one line for the report
     skip_reason: str | None  # why it cannot run here (QLoRA without CUDA, a classification-only method on generation)
     resume: bool  # set by the loop: continue training from the newest saved state in the rung's folder
@@ -27,6 +29,10 @@ class Rung(Protocol):
     retrieval: dict | None  # retrieving rungs: retriever, recall@k with CIs (set by predict)
 
     def fit(self, train: list[Example], val: list[Example], workdir: Path) -> FitInfo: ...
+
+    # Load what `fit` saved (`artifact_dir`: its artifact folder, or a shipped copy of it) instead of fitting, so
+    # predict answers as the fitted rung did; `train`: the training examples it draws demonstrations from.
+    def restore(self, train: list[Example], artifact_dir: Path | None) -> None: ...
 
     def predict(self, test: list[Example]) -> list[Prediction]: ...
 

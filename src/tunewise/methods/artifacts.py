@@ -9,25 +9,26 @@ from pathlib import Path
 import torch
 
 from tunewise.errors import ModelError
-from tunewise.methods import bottleneck
+from tunewise.methods import bottleneck, freeze
 from tunewise.methods.classifier import HEAD_CONFIG
 from tunewise.models.adapted import (
     PEFT_CONFIG,
     attach_peft_adapter,
-    check_adapter,
     peft_base,
 )
 from tunewise.models.load import load_causal_lm
 
 
 def adapter_kind(path: Path) -> str | None:
-    """'peft', 'bottleneck' or 'head' for a folder of adapter files; None for anything else (a model)."""
+    """'peft', 'bottleneck', 'freeze' or 'head' for a folder of adapter files; None for anything else (a model)."""
     if not path.is_dir():
         return None
     if (path / HEAD_CONFIG).is_file():
         return "head"
     if (path / bottleneck.CONFIG_FILE).is_file():
         return "bottleneck"
+    if (path / freeze.CONFIG_FILE).is_file():
+        return "freeze"
     if (path / PEFT_CONFIG).is_file():
         return "peft"
     return None
@@ -48,8 +49,9 @@ def load_adapted(target: str | Path, base: str | None = None, dtype: torch.dtype
         raise ModelError(f"{path}: a {kind} adapter does not name its base model; pass --base MODEL")
     model, tokenizer = load_causal_lm(base, dtype=dtype)
     if kind == "bottleneck":
-        check_adapter(path, model, tokenizer)
-        model = bottleneck.load(model, path).to(dtype)
+        model = bottleneck.restore(model, tokenizer, path, base).to(dtype)
+    elif kind == "freeze":
+        model = freeze.restore(model, tokenizer, path, base).to(dtype)
     else:
         model = attach_peft_adapter(model, tokenizer, path, base).to(dtype)  # adapter weights too, as the ladder scores
     return model.eval(), tokenizer, f"{kind} adapter {path} on {base}"

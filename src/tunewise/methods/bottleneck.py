@@ -23,6 +23,7 @@ from torch import Tensor, nn
 from tunewise.errors import ModelError
 from tunewise.methods.spec import MethodSpec, PlanContext, SectionSpec
 from tunewise.methods.tuned import Method, TunedRung
+from tunewise.models.adapted import check_adapter
 from tunewise.sections import Section
 
 CENTRE_LR = 1e-3  # the learning-rate check's centre (new small layers that start at zero)
@@ -147,6 +148,12 @@ def load(model: nn.Module, directory: Path) -> nn.Module:
     return model
 
 
+def restore(model: nn.Module, tokenizer, directory: Path, base: str) -> nn.Module:
+    """`load`, after checking the weights (no NaN) and that they were trained on this base."""
+    check_adapter(Path(directory), model, tokenizer)
+    return load(model, directory)
+
+
 def _read_config(path: Path) -> BottleneckConfig:
     """The BottleneckConfig in a saved bottleneck_config.json (its count fields are checked by the weights)."""
     try:
@@ -180,7 +187,7 @@ def _rung(plan: PlanContext) -> TunedRung:
     bc = plan.config.bottleneck
     method = Method("bottleneck", f"bottleneck adapters (width {bc.size}, {bc.nonlinearity}) after "
                     f"{' and '.join(bc.placement)}", lambda model, tokenizer: apply(model, bc),
-                    lambda model, tokenizer, directory: save(model, directory), lr=bc.lr,
+                    lambda model, tokenizer, directory: save(model, directory), restore, lr=bc.lr,
                     centre_lr=CENTRE_LR)
     return TunedRung(plan.task, plan.config, method)
 

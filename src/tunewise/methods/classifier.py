@@ -330,6 +330,7 @@ class _HeadRung(ABC):
 
     name: str
     kind = "fine-tuning"
+    draws_on_train = False
     base_params = None  # the parameter count of the model it started from is not reported for a head
     summary = retrieval = None  # not a prompting or retrieving rung
 
@@ -402,6 +403,10 @@ class _HeadRung(ABC):
                                               self._pad_id(), classification_loss_sum, resume=self.resume)
         training = training_summary(result, check.summary() if check else None)
         return FitInfo(artifact_dir=self.save(workdir), training=training)
+
+    def restore(self, train: list[Example], artifact_dir: Path | None) -> None:
+        """The trained classifier `save` wrote (see `load`); nothing trains."""
+        self.load(Path(artifact_dir))
 
     def predict(self, test: list[Example]) -> list[Prediction]:
         """The most likely label per test example (in test order) with every label's log-probability."""

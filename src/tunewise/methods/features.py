@@ -179,6 +179,7 @@ class FeatureRung:
     """A frozen decoder (`features`) or encoder (`encoder_features`) embeds; a logistic regression classifies."""
 
     kind = "fine-tuning"
+    draws_on_train = False
     resume = False  # fitting a logistic regression has no saved state to continue from
     base_params = None  # the frozen model predicts unchanged, with the classifier added
     other_tasks = ()  # scored on this run's task only
@@ -293,8 +294,8 @@ class FeatureRung:
             for e, row, n in zip(test, log_probs, read)
         ]
 
-    def restore(self, directory: Path | str) -> LinearClassifier:
-        """Predict with a classifier saved by an earlier fit of this rung (same source and model)."""
+    def restore(self, train: list[Example], directory: Path | str) -> None:
+        """Predict with the classifier an earlier fit of this rung saved (same source and model); nothing trains."""
         classifier = load_classifier(directory)
         saved = (classifier.meta.get("source"), classifier.meta.get("model"))
         if saved != (self.source, self.model_name):
@@ -303,7 +304,6 @@ class FeatureRung:
                 f"rung embeds with {self.source} {self.model_name!r}; set model.{_model_field(self.source)} to match"
             )
         self.classifier = classifier
-        return classifier
 
     def parameters(self) -> tuple[int, int]:
         """(classifier weights, frozen model parameters + classifier weights)."""

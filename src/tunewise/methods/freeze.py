@@ -20,6 +20,7 @@ from torch import nn
 from tunewise.errors import ModelError
 from tunewise.methods.spec import MethodSpec, PlanContext, SectionSpec
 from tunewise.methods.tuned import Method, TunedRung
+from tunewise.models.adapted import check_adapter
 from tunewise.sections import Section
 from tunewise.train.checkpoint import load_trainable, save_trainable
 
@@ -84,6 +85,14 @@ def load(model: nn.Module, directory: Path) -> nn.Module:
     return model
 
 
+def restore(model: nn.Module, tokenizer, directory: Path, base: str) -> nn.Module:
+    """`load`, then checked: no NaN in the weights, trained on this base (compared once the output layer is untied
+    as it was in training)."""
+    model = load(model, directory)
+    check_adapter(Path(directory), model, tokenizer, WEIGHTS_FILE)
+    return model
+
+
 def _body(model: nn.Module) -> nn.Module:
     return model.get_decoder() if hasattr(model, "get_decoder") else model
 
@@ -112,7 +121,8 @@ def _rung(plan: PlanContext) -> TunedRung:
     fc = plan.config.freeze
     what = f"output layer + last {fc.trainable_layers} block(s)" if fc.trainable_layers else "output layer only"
     method = Method("freeze", f"{what} trained, the rest frozen", lambda model, tokenizer: apply(model, fc),
-                    lambda model, tokenizer, directory: save(model, directory), lr=fc.lr,
+                    lambda model, tokenizer, directory: save(model, directory),
+                    restore, lr=fc.lr,
                     centre_lr=CENTRE_LR)
     return TunedRung(plan.task, plan.config, method)
 

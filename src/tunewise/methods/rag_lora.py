@@ -23,6 +23,9 @@ if TYPE_CHECKING:
     from tunewise.config import Config
 
 
+INDEX_FOLDER = "rag_index"  # beside the adapter's weights: the index the rung was trained and scored with
+
+
 class RagLoraRung(TunedRung):
     """LoRA trained and scored with the top rag.top_k chunks of `index` in the prompt."""
 
@@ -44,8 +47,14 @@ class RagLoraRung(TunedRung):
 
     def _save(self, workdir: Path) -> Path:
         adapter = super()._save(workdir)
-        self.index.copy_to(adapter / "rag_index")
+        self.index.copy_to(adapter / INDEX_FOLDER)
         return adapter
+
+    def restore(self, train, artifact_dir: Path | None) -> None:
+        """The adapter (or a merged model) and the index `_save` copied beside its weights (rag_index/)."""
+        super().restore(train, artifact_dir)
+        folder = Path(artifact_dir)
+        self.index.restore((folder if folder.is_dir() else folder.parent) / INDEX_FOLDER)
 
     def predict_task(self, task: Task, test: list[Example]) -> list[Prediction]:
         self.model.to(eval_dtype(self.config))

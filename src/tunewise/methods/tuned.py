@@ -15,9 +15,15 @@ from typing import TYPE_CHECKING
 
 from tunewise.distributed import barrier, is_main
 from tunewise.evaluate.predict import predict_conversations
-from tunewise.models.adapted import write_base_record
+from tunewise.models.adapted import attach_peft_adapter, write_base_record
 from tunewise.models.chat_template import encode_example
-from tunewise.models.load import count_parameters, dtype_for, eval_dtype, load_causal_lm
+from tunewise.models.load import (
+    count_parameters,
+    dtype_for,
+    eval_dtype,
+    is_whole_model,
+    load_causal_lm,
+)
 from tunewise.prompting.templates import zero_shot_messages
 from tunewise.records import Example, FitInfo, Prediction
 from tunewise.task import Task
@@ -57,6 +63,16 @@ def sft_conversations(tokenizer, conversations, answers: list[str], max_length: 
     return encoded
 
 
+def peft_save(model, tokenizer, directory: Path) -> None:
+    """PEFT's own layout (adapter_config.json + adapter_model.safetensors), which plain PEFT loads."""
+    model.save_pretrained(str(directory))
+
+
+def peft_load(model, tokenizer, directory: Path, base: str):
+    """`model` with the PEFT adapter `peft_save` wrote (checked: safetensors, no NaN, trained on this base)."""
+    return attach_peft_adapter(model, tokenizer, directory, base)
+
+
 @dataclass
 class Method:
     """How one fine-tuning method adapts the loaded base model and stores what it learned."""
@@ -65,6 +81,7 @@ class Method:
     description: str
     apply: Callable  # (model, tokenizer) -> model with only the method's parameters trainable
     save: Callable  # (model, tokenizer, directory) -> None; writes the artifact (safetensors)
+    load: Callable = peft_load  # (base model, tokenizer, directory, base name) -> the model `save` stored
     lr: float | None = None  # the rate the user gave in the method's own section (its `lr` field); None: not given
     centre_lr: float | None = None  # a method with a rate field of its own: its centre; None: train.lr / LORA_LR
     full_precision_base: bool = False  # load the base in fp32 even for bf16 training (its weights train)
@@ -85,9 +102,6 @@ def fixed_rate(train_lr: float | None, own_lr: float | None, own_centre: float |
     return None
 
 
-def peft_save(model, tokenizer, directory: Path) -> None:
-    """PEFT's own layout (adapter_config.json + adapter_model.safetensors), which plain PEFT loads."""
-    model.save_pretrained(str(directory))
 
 
 class TunedRung:
@@ -97,6 +111,7 @@ class TunedRung:
     """
 
     kind = "fine-tuning"
+    draws_on_train = False
     summary = None  # prompting rungs' settings; none here
     retrieval = None  # set by predict when the rung retrieves (rag_lora)
 
@@ -170,6 +185,18 @@ class TunedRung:
         model, tokenizer = load_causal_lm(self.config.model.name, dtype=dtype_for(precision))
         self.base_params = count_parameters(model)[1]
         return self.method.apply(model, tokenizer), tokenizer
+
+    def restore(self, train, artifact_dir: Path | None) -> None:
+        """Load what `_save` stored, in the dtype predict uses: a whole model (full fine-tuning, or a merged or GGUF
+        export of any rung) as it is, else the method's files on a fresh base. Nothing trains."""
+        dtype = eval_dtype(self.config)
+        if is_whole_model(Path(artifact_dir)):
+            self.model, self.tokenizer = load_causal_lm(str(artifact_dir), dtype=dtype)
+        else:
+            model, self.tokenizer = load_causal_lm(self.config.model.name, dtype=dtype)
+            self.base_params = count_parameters(model)[1]
+            self.model = self.method.load(model, self.tokenizer, Path(artifact_dir), self.config.model.name)
+        self.model.to(dtype).eval()  # the method's weights too (PEFT keeps them fp32), as predict_task does
 
     def predict(self, test):
         return self.predict_task(self.task, test)

@@ -47,9 +47,10 @@ def write_base_record(directory: Path, model, tokenizer) -> None:
                                                 encoding="utf-8")
 
 
-def check_adapter(directory: Path, model, tokenizer) -> None:
-    """Refuse an adapter whose tensors hold NaN or infinite values, or that was trained on another base."""
-    path = directory / PEFT_WEIGHTS
+def check_adapter(directory: Path, model, tokenizer, weights: str = PEFT_WEIGHTS) -> None:
+    """Refuse an adapter whose tensors (`weights` in `directory`) hold NaN or infinite values, or that was trained on
+    another base."""
+    path = directory / weights
     try:
         tensors = load_file(str(path))
     except (SafetensorError, OSError) as err:

@@ -67,6 +67,11 @@ def from_local(auto_class, path: str | Path, **kwargs) -> PreTrainedModel:
     return auto_class.from_pretrained(path, trust_remote_code=False, use_kernels=False, **kwargs)
 
 
+def is_whole_model(path: Path) -> bool:
+    """Whether `path` holds a whole model (a GGUF file, or a folder with config.json) rather than an adapter's files."""
+    return (path.is_file() and path.suffix.lower() == ".gguf") or (path / "config.json").is_file()
+
+
 def gguf_fingerprint(file: Path) -> str:
     """A short hash of a GGUF file's size and first MiB (reading the whole file would take seconds)."""
     digest = hashlib.sha256(str(file.stat().st_size).encode())

@@ -51,8 +51,10 @@ class UnchangedBaseRung:
     resume = False
     base_params = None
     other_tasks = ()
+    draws_on_train = False
     base: BaseModelCache
     name: str
+    task: Task
 
     def parameters(self):
         return 0, count_parameters(self.base.get()[0])[1]
@@ -85,17 +87,24 @@ class PromptRung(UnchangedBaseRung):
             self.skip_reason = "label-balanced demonstrations need labels (classification); random covers this task"
         self.demos: list[Example] = []  # fixed demos (balanced, random)
         self.summary: dict = {"style": style, **({"selection": selection, "k": k} if style == "few_shot" else {})}
+        self.draws_on_train = style == "few_shot"  # its demonstrations
 
     # -------------------------------------------------------- fit: choose (or index) demonstrations
 
     def fit(self, train, val, workdir: Path) -> FitInfo:
+        self.restore(train, None)
+        if self.style == "few_shot" and self.selection != "nearest":
+            write_json(workdir / "demos.json", [e.id for e in self.demos])
+        return FitInfo()
+
+    def restore(self, train, artifact_dir: Path | None) -> None:
+        """Load the base and choose the demonstrations from `train`: the same ones whenever `train` is the same
+        (seeded), so an exported prompt package shows what the rung was scored with."""
         self.base.get()  # loaded here (once per run), so the prediction cost is prediction alone
         if self.style == "few_shot" and self.selection == "nearest":
             self.nearest.fit()  # embeds the training split once for every nearest rung
         elif self.style == "few_shot":
             self.demos = fixed_demos(train, self.selection, self.config.prompt.demo_seed, self.k)
-            write_json(workdir / "demos.json", [e.id for e in self.demos])
-        return FitInfo()
 
     def estimate_fit(self, train, val, workdir: Path) -> float:
         """Seconds to fit: embedding the training split for nearest demos; choosing fixed demos takes none."""

@@ -210,11 +210,29 @@ def _saved_retriever(directory: Path, digest: str, encoder: TextEncoder) -> Retr
         meta = json.loads((directory / INDEX_FILE).read_text(encoding="utf-8"))
         if not isinstance(meta, dict) or meta.get("corpus_hash") != digest:
             return None
-        lines = (directory / CHUNKS_FILE).read_text(encoding="utf-8").splitlines()
-        chunks = [Chunk(**json.loads(line)) for line in lines if line.strip()]
-        embeddings = load_file(str(directory / EMBEDDINGS_FILE))["embeddings"]
-        return Retriever(chunks, embeddings, encoder)
+        return _read_retriever(directory, encoder)
     except (OSError, ValueError, KeyError, TypeError, SafetensorError) as err:
         print(f"[tunewise] {directory}: the saved retrieval index is unreadable ({err}); rebuilding it",
               file=sys.stderr, flush=True)
         return None
+
+
+def load_index(directory: Path, encoder: TextEncoder) -> tuple[Retriever, dict]:
+    """(the retriever saved in `directory`, its index.json) as they are, for a rung restored from its files; the
+    encoder must be the one that embedded the chunks."""
+    try:
+        meta = json.loads((directory / INDEX_FILE).read_text(encoding="utf-8"))
+        retriever = _read_retriever(directory, encoder)
+    except (OSError, ValueError, KeyError, TypeError, SafetensorError) as err:
+        raise RetrievalError(f"{directory}: not a readable retrieval index ({err})") from None
+    if meta.get("encoder") != encoder.name:
+        raise RetrievalError(f"{directory / INDEX_FILE}: embedded with encoder {meta.get('encoder')!r}, but "
+                             f"model.encoder is {encoder.name!r}; questions must be embedded by the same encoder")
+    return retriever, meta
+
+
+def _read_retriever(directory: Path, encoder: TextEncoder) -> Retriever:
+    lines = (directory / CHUNKS_FILE).read_text(encoding="utf-8").splitlines()
+    chunks = [Chunk(**json.loads(line)) for line in lines if line.strip()]
+    embeddings = load_file(str(directory / EMBEDDINGS_FILE))["embeddings"]
+    return Retriever(chunks, embeddings, encoder)

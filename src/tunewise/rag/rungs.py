@@ -24,7 +24,14 @@ from tunewise.evaluate.stats import bootstrap_mean_ci
 from tunewise.models.embed import TextEncoder
 from tunewise.prompting.rungs import UnchangedBaseRung
 from tunewise.prompting.templates import user_text, zero_shot_messages
-from tunewise.rag.index import INDEX_FILES, Hit, Mode, Retriever, load_or_build
+from tunewise.rag.index import (
+    INDEX_FILES,
+    Hit,
+    Mode,
+    Retriever,
+    load_index,
+    load_or_build,
+)
 from tunewise.rag.metrics import hits_at_k
 from tunewise.records import Example, FitInfo, Message, Prediction
 from tunewise.task import Task
@@ -47,6 +54,13 @@ class RagIndex:
         """The knowledge source: rag.documents, else the training examples (question + answer each)."""
         source = self.config.rag.documents
         return load_documents(source) if source is not None else documents_from_examples(self.train)
+
+    def restore(self, directory: Path) -> Retriever:
+        """Use the index saved in `directory` (a rung's copy, or an export's) as it is: nothing is embedded."""
+        encoder = TextEncoder(self.config.model.encoder, batch_size=self.config.eval.batch_size * 4)
+        self.retriever, meta = load_index(Path(directory), encoder)
+        self.reused, self.cache_dir, self.n_documents = True, Path(directory), meta.get("documents", 0)
+        return self.retriever
 
     def get(self) -> Retriever:
         if self.retriever is None:
@@ -152,6 +166,11 @@ class RagRung(UnchangedBaseRung):
         self.index.get()
         self._notes.append(self.index.note())
         return FitInfo(artifact_dir=self.index.copy_to(workdir / "index"))
+
+    def restore(self, train, artifact_dir: Path | None) -> None:
+        """Load the base and the index `fit` copied into the rung's folder (`artifact_dir`)."""
+        self.base.get()
+        self.index.restore(artifact_dir)
 
     def estimate_fit(self, train, val, workdir: Path) -> float:
         started = time.perf_counter()

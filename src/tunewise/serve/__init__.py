@@ -1,7 +1,8 @@
-"""`tunewise serve`: one base model and many adapters behind an OpenAI-compatible API (FastAPI + uvicorn).
+"""`tunewise serve`: one base model and many adapters behind an OpenAI-compatible API (FastAPI + uvicorn), and
+export folders of any rung kind on /v1/predict and /v1/classify.
 
-settings.py holds the options and limits, adapters.py the base model and its named adapters, engine.py the
-batching decoder thread, app.py the HTTP routes.
+settings.py holds the options and limits, adapters.py the base model, its named adapters and the sources, engine.py
+the batching decoder thread, app.py the HTTP routes; export.package restores an export.
 """
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ def start(settings: ServeSettings, log: Callable[[str], None] = print):
     # Imported here: torch and FastAPI load only when a server starts, not for `tunewise --help`.
     import torch
 
+    from tunewise.export.package import load_export
     from tunewise.serve.adapters import (
         AdapterPool,
         ServeError,
@@ -37,17 +39,23 @@ def start(settings: ServeSettings, log: Callable[[str], None] = print):
     missing = [str(d) for d in settings.adapter_dirs if not d.is_dir()]
     if missing:
         raise ServeError(f"--adapter-dir: not a folder: {', '.join(missing)}")
-    run_base, adapters = resolve_sources(settings.sources, log)
-    base = base_of(settings.base, run_base, adapters)
+    sources = resolve_sources(settings.sources, log)
+    base = base_of(settings.base, sources.base, sources.adapters)
     log(f"[tunewise] loading {base}")
     dtype = {"bf16": torch.bfloat16, "fp32": torch.float32}[settings.precision]
     pool = AdapterPool(base, settings.adapter_dirs, dtype, log)
-    for adapter in adapters:
+    for adapter in sources.adapters:
         pool.add(adapter.name, adapter.path)
         log(f"[tunewise] adapter {adapter.name}: {adapter.path}")
+    exports = {}
+    for source in sources.exports:
+        log(f"[tunewise] loading export {source.name}: {source.path}")
+        exports[source.name] = load_export(source.path)
+        routes = "/v1/predict and /v1/classify" if exports[source.name].classifies else "/v1/predict"
+        log(f"[tunewise] export {source.name} answers {routes}")
     engine = Engine(pool, settings.max_batch)
     engine.start()
-    return create_app(pool, engine, settings), engine, pool
+    return create_app(pool, engine, settings, exports), engine, pool
 
 
 def serve(settings: ServeSettings, log: Callable[[str], None] = print) -> None:

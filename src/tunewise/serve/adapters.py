@@ -20,6 +20,7 @@ from peft import PeftModel
 
 from tunewise.config import load_config
 from tunewise.errors import ModelError, TunewiseError
+from tunewise.export.package import is_export, read_manifest
 from tunewise.methods.artifacts import adapter_kind
 from tunewise.models.adapted import (
     attach_peft_adapter,
@@ -63,20 +64,44 @@ def name_problem(name: str) -> str | None:
     return None
 
 
-def resolve_sources(sources: list[str], log: Callable[[str], None]) -> tuple[str | None, list[AdapterSource]]:
-    """(the base model the first run folder names, the adapters to serve), every problem reported at once.
+@dataclass
+class Sources:
+    """What the command line asks to serve: the base the first run folder or export names, the adapters (chat
+    routes) and the exports (/v1/predict and /v1/classify)."""
+
+    base: str | None
+    adapters: list[AdapterSource]
+    exports: list[AdapterSource]
+
+
+def resolve_sources(sources: list[str], log: Callable[[str], None]) -> Sources:
+    """Every source on the command line sorted into adapters and exports, every problem reported at once.
 
     A run folder gives each fine-tuned rung that holds a servable adapter, named after the rung (lora[task] ->
-    lora-task for a multi-task run's single-task LoRAs); an adapter folder
-    is named after itself (after its rung for runs/<id>/rungs/<rung>/adapter); NAME=FOLDER names one explicitly.
+    lora-task for a multi-task run's single-task LoRAs); an adapter folder is named after itself (after its rung for
+    runs/<id>/rungs/<rung>/adapter); an export folder (`tunewise export`) is named after its rung, and its adapter
+    also answers the chat routes when it is LoRA-family or IA3; NAME=FOLDER names one explicitly.
     """
     found: list[AdapterSource] = []
+    exports: list[AdapterSource] = []
     problems: list[str] = []
     base = None
     for source in sources:
         name, sep, where = source.partition("=")
         path = Path(where if sep else source).expanduser()
-        if sep:
+        if is_export(path):
+            manifest = read_manifest(path)
+            name = name if sep else _safe_name(manifest.rung)
+            problem = name_problem(name)
+            if problem:
+                problems.append(f"{source}: {problem}")
+                continue
+            base = base or manifest.base_model
+            exports.append(AdapterSource(name, path, source))
+            adapter = _export_adapter(path, manifest.artifact)
+            if adapter is not None:
+                found.append(AdapterSource(name, adapter, source))
+        elif sep:
             problem = name_problem(name) or _adapter_problem(path)
             if problem:
                 problems.append(f"{source}: {problem}")
@@ -95,10 +120,18 @@ def resolve_sources(sources: list[str], log: Callable[[str], None]) -> tuple[str
                                            path, source))
         else:
             problems.append(f"{source}: not a run folder (runs/<id>) or an adapter folder (adapter_config.json)")
-    problems += _duplicate_names(found)
+    problems += _duplicate_names(found) + _duplicate_names(exports)
     if problems:
         raise ServeError("cannot serve:\n  " + "\n  ".join(problems))
-    return base, found
+    return Sources(base, found, exports)
+
+
+def _export_adapter(folder: Path, artifact: str | None) -> Path | None:
+    """The export's adapter folder when the chat routes can serve it (LoRA-family or IA3), else None."""
+    if artifact is None:
+        return None
+    path = folder / artifact
+    return path if adapter_kind(path) == "peft" and _adapter_problem(path) is None else None
 
 
 def _run_adapters(run_dir: Path, log: Callable[[str], None]) -> list[AdapterSource]:

@@ -1,5 +1,7 @@
 """The OpenAI-compatible HTTP API: /v1/models, /v1/chat/completions, /v1/completions (both streaming as
-server-sent events), /health, and /admin/adapters to load and unload adapters while serving.
+server-sent events), /health, and /admin/adapters to load and unload adapters while serving; and for export
+folders (`tunewise export`), /v1/predict (any task) and /v1/classify (classification: label + probabilities), which
+answer exactly as the exported rung was scored.
 
 Safe by default: an API key (when set) on every route but /health (401), a body size limit (413), caps on
 max_tokens, n and prompt length (400), and a limit on requests in progress (429, never an unbounded queue).
@@ -22,6 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.background import BackgroundTask
 from starlette.exceptions import HTTPException
 
+from tunewise.export.package import ExportedRung, probabilities, text_example
 from tunewise.models.chat_template import prompt_ids
 from tunewise.serve.adapters import AdapterNotFound, AdapterPool, ServeError
 from tunewise.serve.engine import Engine, Event, Job
@@ -173,14 +176,31 @@ class BodyLimit:
                         "(its --max-body-bytes)", code="request_too_large").response()
 
 
+class PredictRequest(_Body):
+    """POST /v1/predict and /v1/classify: one input text or a list of them, each the user message."""
+
+    model: str
+    input: str | list[str]
+
+    def texts(self) -> list[str]:
+        texts = [self.input] if isinstance(self.input, str) else self.input
+        if not texts or not all(t.strip() for t in texts):
+            raise APIError(400, "input must be a non-empty string or a list of them", param="input",
+                           code="invalid_value")
+        return texts
+
+
 class LoadRequest(_Body):
     """POST /admin/adapters: load <adapter dir>/<name>."""
 
     name: str
 
 
-def create_app(pool: AdapterPool, engine: Engine, settings: ServeSettings) -> FastAPI:
-    """The FastAPI app over a loaded pool and a started engine."""
+def create_app(pool: AdapterPool, engine: Engine, settings: ServeSettings,
+               exports: dict[str, ExportedRung] | None = None) -> FastAPI:
+    """The FastAPI app over a loaded pool and a started engine, and the loaded exports by name (they answer
+    /v1/predict and /v1/classify)."""
+    exports = exports or {}
     app = FastAPI(title="tunewise serve", docs_url=None, redoc_url=None, openapi_url=None)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     admission = Admission(settings.max_concurrent)
@@ -222,8 +242,51 @@ def create_app(pool: AdapterPool, engine: Engine, settings: ServeSettings) -> Fa
 
     @app.get("/v1/models", dependencies=guarded)
     async def models():
-        return {"object": "list", "data": [{"id": name, "object": "model", "created": created,
-                                            "owned_by": "tunewise"} for name in pool.names()]}
+        names = [*pool.names(), *(n for n in exports if n not in pool.names())]
+        return {"object": "list", "data": [{"id": name, "object": "model", "created": created, "owned_by": "tunewise",
+                                            "routes": _routes(name)} for name in names]}
+
+    def _routes(name: str) -> list[str]:
+        routes = ["/v1/chat/completions", "/v1/completions"] if name in pool.names() else []
+        if name in exports:
+            routes += ["/v1/predict"] + (["/v1/classify"] if exports[name].classifies else [])
+        return routes
+
+    @app.post("/v1/predict", dependencies=guarded)
+    async def predict(body: PredictRequest):
+        predictions = await _predictions(body)
+        data = [{"object": "prediction", "index": i, "output": p.output}
+                | ({"probabilities": probabilities(p.scores)} if p.scores else {}) for i, p in enumerate(predictions)]
+        return _prediction_list(body.model, data, predictions)
+
+    @app.post("/v1/classify", dependencies=guarded)
+    async def classify(body: PredictRequest):
+        if body.model in exports and not exports[body.model].classifies:
+            raise APIError(400, f"the model '{body.model}' answers a {exports[body.model].task.type} task, not "
+                           "labels: use /v1/predict", param="model", code="not_a_classifier")
+        predictions = await _predictions(body)
+        data = [{"object": "classification", "index": i, "label": p.output, "probabilities": probabilities(p.scores)}
+                for i, p in enumerate(predictions)]
+        return _prediction_list(body.model, data, predictions)
+
+    async def _predictions(body: PredictRequest) -> list:
+        if body.model not in exports:
+            raise APIError(404, f"the model '{body.model}' is not an export; exports here: "
+                           f"{', '.join(exports) or 'none (serve a folder `tunewise export` wrote)'}", param="model",
+                           code="model_not_found")
+        texts = body.texts()
+        if len(texts) > settings.max_inputs:
+            raise APIError(400, f"{len(texts)} inputs; this server takes at most {settings.max_inputs} per request "
+                           "(its --max-inputs)", param="input", code="invalid_value")
+        exported = exports[body.model]
+        ticket = admission.enter()
+        try:
+            predictions = await asyncio.to_thread(exported.predict, [text_example(t) for t in texts])
+        except Exception as err:  # noqa: BLE001 -- the request gets the error; the server keeps serving
+            raise APIError(500, f"prediction failed: {err}", "server_error", code="prediction_failed") from None
+        finally:
+            ticket.leave()
+        return predictions
 
     @app.post("/v1/chat/completions", dependencies=guarded)
     async def chat(body: ChatRequest):
@@ -260,6 +323,10 @@ def create_app(pool: AdapterPool, engine: Engine, settings: ServeSettings) -> Fa
             ticket.leave()
 
     def _check_limits(body: _Generation, prompts: list[list[int]], max_tokens: int, param: str) -> None:
+        if body.model in exports and body.model not in pool.names():
+            raise APIError(400, f"the model '{body.model}' answers {' and '.join(_routes(body.model))} only (a "
+                           f"{exports[body.model].manifest.rung} export, not a LoRA-family or IA3 adapter)",
+                           param="model", code="unsupported_route")
         if body.model not in pool.names():
             raise APIError(404, f"the model '{body.model}' does not exist; models here: {', '.join(pool.names())}",
                            param="model", code="model_not_found")
@@ -305,6 +372,12 @@ def create_app(pool: AdapterPool, engine: Engine, settings: ServeSettings) -> Fa
         return {"unloaded": name, "path": str(path)}
 
     return app
+
+
+def _prediction_list(model: str, data: list[dict], predictions: list) -> dict:
+    prompt_tokens = sum(p.prompt_tokens or 0 for p in predictions)
+    return {"object": "list", "model": model, "data": data,
+            "usage": {"prompt_tokens": prompt_tokens, "total_tokens": prompt_tokens}}
 
 
 def _refuse_unsupported(body: _Body) -> None:

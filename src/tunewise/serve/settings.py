@@ -33,6 +33,8 @@ class ServeSettings(BaseModel):
     max_prompt_tokens: int = Field(2048, ge=1, description="longest prompt in tokens (longer: 400)")
     max_concurrent: int = Field(16, ge=1, description="requests being answered or waiting at once; more get 429")
     max_batch: int = Field(8, ge=1, description="most answers decoded together in one batch (same adapter)")
+    max_inputs: int = Field(64, ge=1, description="most inputs one /v1/predict or /v1/classify request may hold "
+                            "(more: 400)")
     precision: Literal["bf16", "fp32"] = Field("bf16", description="weights' dtype while serving (bf16, as the "
                                                "ladder predicts, or fp32)")
 
