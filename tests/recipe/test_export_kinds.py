@@ -144,6 +144,23 @@ def test_predict_from_adapter_and_merged_exports_gives_the_saved_labels(classifi
     assert same == len(saved) if fmt == "adapter" or rung == "full" else same >= len(saved) - 1
 
 
+def test_predict_reads_a_csv_of_inputs_with_or_without_answers(classification, tmp_path):
+    run_dir, test = classification
+    out = export(run_dir, rung="few_shot_balanced_k2", out=tmp_path / "few")
+    inputs = tmp_path / "inputs.csv"
+    rows = [f'"{user_text(e)}",{e.label if i % 2 else ""}' for i, e in enumerate(test)]
+    inputs.write_text("text,label\n" + "\n".join(rows) + "\n")
+    no_labels = tmp_path / "texts.csv"
+    no_labels.write_text("text\n" + "\n".join(f'"{user_text(e)}"' for e in test) + "\n")
+    saved = [s["prediction"] for s in _saved(run_dir, "few_shot_balanced_k2")]
+    for path, written in ((inputs, tmp_path / "a.jsonl"), (no_labels, tmp_path / "b.jsonl")):
+        assert main(["predict", str(out), str(path), "--out", str(written)]) == 0
+        predicted = [json.loads(line) for line in written.read_text().splitlines()]
+        assert [p["prediction"] for p in predicted] == saved
+    with_answers = [json.loads(line) for line in (tmp_path / "a.jsonl").read_text().splitlines()]
+    assert [r.get("reference") for r in with_answers[:2]] == [None, test[1].label]  # kept where given
+
+
 def test_predict_checks_the_input_file_before_loading_anything(classification, tmp_path, capsys):
     run_dir, _ = classification
     out = export(run_dir, rung="zero_shot", out=tmp_path / "zero")

@@ -67,7 +67,7 @@ def load_file(path: Path | str, cfg: DataConfig, fmt: str | None = None, answers
             Problem(str(path), 1, None, "unknown_format", f"CSV holds {', '.join(CSV_FORMATS)}; chat data needs JSONL")
         )
         return loaded
-    if is_csv(path) and not _csv_has_columns(records, cfg, loaded):
+    if is_csv(path) and not _csv_has_columns(records, cfg, loaded, answers_optional):
         return loaded
     for line, record in records:
         unanswered = answers_optional and not has_answer(record, loaded.format, cfg)
@@ -87,12 +87,13 @@ PLACEHOLDER = "?"  # stands in for a missing answer while a record to predict on
 
 
 def has_answer(record: dict, fmt: str, cfg: DataConfig) -> bool:
-    """Whether a record holds its answer: the format's answer field, or a chat ending with an assistant turn."""
+    """Whether a record holds its answer: the format's answer field, not empty, or a chat ending with an assistant
+    turn."""
     if fmt == "chat":
         messages = record.get("messages")
         return not (isinstance(messages, list) and messages and isinstance(messages[-1], dict)
                     and messages[-1].get("role") != "assistant")
-    return answer_field(fmt, cfg) in record
+    return record.get(answer_field(fmt, cfg)) not in (None, "")  # an empty CSV cell or null: no answer
 
 
 def with_placeholder_answer(record: dict, fmt: str, cfg: DataConfig) -> dict:
@@ -207,11 +208,15 @@ def _csv_header(row: list[str], loaded: LoadedFile) -> list[str] | None:
     return names
 
 
-def _csv_has_columns(records: list[tuple[int, dict]], cfg: DataConfig, loaded: LoadedFile) -> bool:
-    """A missing column is one problem at the header, not one per row."""
+def _csv_has_columns(records: list[tuple[int, dict]], cfg: DataConfig, loaded: LoadedFile,
+                     answers_optional: bool = False) -> bool:
+    """A missing column is one problem at the header, not one per row (the answer's column may be missing from
+    inputs to predict on)."""
     if not records:
         return True
-    missing = [name for name in required_fields(loaded.format, cfg) if name not in records[0][1]]
+    optional = {answer_field(loaded.format, cfg)} if answers_optional else set()
+    missing = [name for name in required_fields(loaded.format, cfg)
+               if name not in records[0][1] and name not in optional]
     for name in missing:
         loaded.errors.append(
             Problem(loaded.path, 1, name, "missing_field", f"a {loaded.format} CSV needs the column '{name}'")
