@@ -7,8 +7,9 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 LOCK := requirements.lock
-# --no-build-isolation: tunewise's own build backend (setuptools) is installed from the lock first, not fetched
-# at whatever version the index serves.
+# --no-build-isolation: the build backends are installed from the lock first, not fetched at whatever version the
+# index serves: setuptools (tunewise's own) and, for the tests, scikit-build-core (llama-cpp-python has no wheel for
+# this CPU: pip builds it from source with the system's cmake and a C++ compiler once, ~6 min, and caches the wheel).
 PIP_LOCKED := $(PY) -m pip install --quiet --disable-pip-version-check -c $(LOCK)
 STAMP := $(VENV)/.installed-stamp
 TEST_STAMP := $(VENV)/.installed-test-stamp
@@ -40,6 +41,7 @@ $(STAMP): pyproject.toml $(LOCK) Makefile
 install-test: $(TEST_STAMP)
 
 $(TEST_STAMP): $(STAMP)
+	$(PIP_LOCKED) scikit-build-core
 	$(PIP_LOCKED) --no-build-isolation -e '.[$(TEST_EXTRAS)]'
 	$(PY) tools/lock.py check $(LOCK)
 	touch $(TEST_STAMP)
@@ -48,7 +50,7 @@ $(TEST_STAMP): $(STAMP)
 define fresh_venv
 	rm -rf $(1)
 	$(PYTHON) -m venv $(1)
-	$(1)/bin/python -m pip install --quiet --disable-pip-version-check --upgrade 'setuptools>=68'
+	$(1)/bin/python -m pip install --quiet --disable-pip-version-check --upgrade 'setuptools>=68' scikit-build-core
 	$(1)/bin/python -m pip install --quiet --disable-pip-version-check --no-build-isolation -e '.[$(TEST_EXTRAS)]'
 endef
 

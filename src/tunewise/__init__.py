@@ -5,7 +5,11 @@ Runs prompting and fine-tuning rungs on the same held-out split and reports qual
 and `load_config` to read a tunewise.yaml. They load on first use, so `import tunewise` (and `tunewise --help`)
 stays fast.
 """
+from tunewise import hub_kernels
+
 __version__ = "0.1.0"
+
+hub_kernels.block()  # bitsandbytes (imported by PEFT) would fetch a kernel from the Hub
 
 PUBLIC_API = ("run", "check", "estimate", "evaluate", "load_report", "LadderResult")
 

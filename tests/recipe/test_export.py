@@ -1,15 +1,14 @@
 """`tunewise export` on a finished tiny run: the adapter with its model card opens in PEFT; merged weights give the
 adapter model's logits and reload exactly; weights of a rung that has none, unmergeable adapters and existing
-folders are refused. (Every kind as a package, served and predicted: test_export_kinds.py.)"""
+folders are refused. (Every kind as a package, served and predicted: test_export_kinds.py; GGUF and llama.cpp:
+test_export_gguf.py.)"""
 from __future__ import annotations
-
-import json
 
 import pytest
 import torch
 from conftest import save_tiny_model, write_tiny_run_config
 from peft import PeftModel
-from transformers import AutoModelForCausalLM, AutoTokenizer
+from transformers import AutoModelForCausalLM
 
 from tunewise import api
 from tunewise.cli import main
@@ -70,22 +69,3 @@ def test_what_cannot_be_exported_is_refused(finished, tmp_path):
     assert main(["export", str(result.run_dir), "--rung", "lora", "--format", "adapter",
                  "--out", str(tmp_path / "taken")]) == 2
     assert (tmp_path / "taken" / "mine.txt").read_text() == "keep me"
-
-
-def test_gguf_export_reads_back_as_the_merged_model(finished, tmp_path):
-    result, model_dir = finished
-    out = export(result.run_dir, "gguf", tmp_path / "gguf", rung="lora")
-    checks = json.loads((out / "gguf_check.json").read_text())
-    assert set(checks) == {"f16", "q8_0"} and checks["q8_0"]["bytes"] < checks["f16"]["bytes"]
-    assert checks["f16"]["greedy_equal"] == checks["f16"]["prompts"]
-    assert checks["f16"]["max_logit_difference"] < 0.01 * checks["f16"]["largest_logit"]
-    tokenizer = AutoTokenizer.from_pretrained(out, gguf_file="model-f16.gguf")
-    assert tokenizer.chat_template and tokenizer("the cat is red")["input_ids"] == \
-        AutoTokenizer.from_pretrained(model_dir)("the cat is red")["input_ids"]
-    merged = export(result.run_dir, "merged", tmp_path / "merged", rung="lora", dtype="fp32")
-    ids = torch.tensor([[1, 40, 41, 42, 7, 8, 100]])
-    with torch.no_grad():
-        a = AutoModelForCausalLM.from_pretrained(merged)(input_ids=ids).logits
-        b = AutoModelForCausalLM.from_pretrained(out, gguf_file="model-f16.gguf", dtype=torch.float32)(
-            input_ids=ids).logits
-    assert (a - b).abs().max() < 0.01 * a.abs().max()

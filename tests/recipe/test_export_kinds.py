@@ -1,7 +1,8 @@
 """Every kind of rung that can win is shipped the same way: `tunewise export` writes a folder, `tunewise serve`
 answers with it (/v1/classify, /v1/predict) and `tunewise predict` predicts a file with it, each giving exactly the
-rung's saved predictions for the same inputs — prompt styles (few-shot demos, nearest demos), RAG, adapters,
-full / freeze, prompt learning, bottleneck, classifier heads, feature rungs, candidate labels and a generation task.
+rung's saved predictions for the same inputs — prompt styles (few-shot demos, nearest demos), RAG, adapters (QLoRA's
+on its 4-bit base), full / freeze, prompt learning, bottleneck, classifier heads, feature rungs, candidate labels and
+a generation task.
 """
 from __future__ import annotations
 
@@ -24,8 +25,8 @@ from tunewise.export.package import MANIFEST, TRAIN_FILE
 from tunewise.prompting.templates import user_text
 from tunewise.serve import ServeSettings, start
 
-CLASSIFICATION_RUNGS = ["zero_shot", "few_shot_balanced_k2", "few_shot_nearest_k2", "rag_bm25", "lora", "full",
-                        "freeze", "prompt_tuning", "bottleneck", "features", "encoder_features", "classifier",
+CLASSIFICATION_RUNGS = ["zero_shot", "few_shot_balanced_k2", "few_shot_nearest_k2", "rag_bm25", "lora", "qlora",
+                        "full", "freeze", "prompt_tuning", "bottleneck", "features", "encoder_features", "classifier",
                         "encoder_classifier"]
 KEY = "export-key"
 
@@ -50,7 +51,7 @@ def model_dir(tmp_path_factory, tiny_tokenizer):
 def classification(tmp_path_factory, model_dir):
     """A finished tiny classification run with every shippable kind of rung, and its test examples."""
     folder = tmp_path_factory.mktemp("kinds")
-    result = _run(folder, model_dir, "[lora, full, freeze, prompt_tuning, bottleneck, features, encoder_features, "
+    result = _run(folder, model_dir, "[lora, qlora, full, freeze, prompt_tuning, bottleneck, features, encoder_features, "
                   "classifier, encoder_classifier]", rungs=["zero_shot", "few_shot", "rag"],
                   prompt={"few_shot_k": [2], "demo_selection": ["balanced", "nearest"]}, rag={"retrievers": ["bm25"]})
     return result.run_dir, _test_examples(result.run_dir, folder / "data.jsonl")

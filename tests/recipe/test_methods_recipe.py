@@ -7,7 +7,7 @@ from transformers import AutoModelForCausalLM
 
 from tunewise.config import config_from_dict
 from tunewise.ladder.plan import method_rungs
-from tunewise.methods import bottleneck, freeze
+from tunewise.methods import bottleneck, freeze, qlora
 from tunewise.methods.tuned import TunedRung
 from tunewise.records import Example
 from tunewise.task import Task, default_instruction
@@ -128,11 +128,59 @@ def test_a_rung_without_a_rate_checks_rates_and_records_the_pick(tiny_model_dir,
     assert rung.estimate_fit(_examples(96), _examples(16, offset=96), tmp_path / "estimate") > 0
 
 
-def test_qlora_is_skipped_without_cuda_with_its_reason(tiny_model_dir):
-    (rung,) = method_rungs("qlora", _rung("ia3", tiny_model_dir).config, None)
+QUANTIZED = {4: ("Linear4bit", torch.uint8), 8: ("Linear8bitLt", torch.int8)}
+
+
+@pytest.mark.parametrize("bits", sorted(QUANTIZED))
+def test_qlora_trains_only_lora_on_a_quantized_base_here(bits, tiny_model_dir, tmp_path):
+    """bitsandbytes' CPU backend (or CUDA where there is one): the seven projections of both layers load 4-bit
+    (or 8-bit), only the LoRA weights train, and validation loss ends below the first training loss."""
+    import bitsandbytes as bnb
+
+    config = _rung("lora_attention", tiny_model_dir).config
+    config = config.model_copy(update={"qlora": config.qlora.model_copy(update={"bits": bits})})
+    (rung,) = method_rungs("qlora", config, Task("classification", LABELS, "accuracy", default_instruction(LABELS)))
+    assert rung.skip_reason is None and f"{bits}-bit base" in rung.description
+    info = rung.fit(_examples(96), _examples(16, offset=96), tmp_path / "qlora")
+
+    layer, packed = QUANTIZED[bits]
+    quantized = [m for m in rung.model.modules() if isinstance(m, getattr(bnb.nn, layer))]
+    assert len(quantized) == 2 * 7 and {m.weight.dtype for m in quantized} == {packed}
+    trainable = [n for n, p in rung.model.named_parameters() if p.requires_grad]
+    assert trainable and all("lora_" in n for n in trainable), trainable
+    assert len(trainable) == 2 * 7 * 2  # lora_A and lora_B on every projection
+    curve = info.training["curve"]
+    first_train = next(p["loss"] for p in curve if p.get("loss") is not None)
+    assert min(p["val_loss"] for p in curve if p.get("val_loss") is not None) < first_train
+    predictions = rung.predict(_examples(6, offset=200))
+    assert [p.output in LABELS for p in predictions] == [True] * 6
+    # After validation and prediction passes, the base weights still pass gradients back to the layers below.
+    if bits == 4:
+        layer = quantized[0].base_layer if hasattr(quantized[0], "base_layer") else quantized[0]
+        weight = bnb.functional.dequantize_4bit(layer.weight.data, layer.weight.quant_state).float()
+        x = torch.randn(3, weight.shape[1], dtype=torch.bfloat16, requires_grad=True)
+        layer.train()
+        layer(x).float().sum().backward()
+        torch.testing.assert_close(x.grad.float(), weight.sum(0).expand(3, -1), atol=0.05, rtol=0.02)
+
+
+def test_qlora_is_skipped_with_bitsandbytes_own_error_when_its_backend_fails(tiny_model_dir, monkeypatch):
+    import bitsandbytes as bnb
+
     if torch.cuda.is_available():
-        pytest.skip("this machine has CUDA: QLoRA runs")
-    assert "CUDA" in rung.skip_reason
+        pytest.skip("this machine has CUDA: QLoRA runs there without the CPU probe")
+
+    def no_cpu_kernel(*args, **kwargs):  # what an older bitsandbytes without a CPU backend does
+        raise RuntimeError("no kernel for cpu")
+
+    monkeypatch.setattr(bnb.nn, "Params4bit", no_cpu_kernel)
+    qlora._cpu_failure.cache_clear()
+    try:
+        (rung,) = method_rungs("qlora", _rung("ia3", tiny_model_dir).config, None)
+    finally:
+        qlora._cpu_failure.cache_clear()
+    assert rung.skip_reason == ("QLoRA's 4-bit base does not train on this CPU and there is no CUDA GPU: "
+                                "bitsandbytes' CPU backend failed (RuntimeError: no kernel for cpu)")
 
 
 def test_rank_sweep_gives_one_rung_per_rank_with_alpha_scaled(tiny_model_dir):

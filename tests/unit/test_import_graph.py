@@ -25,7 +25,8 @@ LAYERS = [
     ["prompting", "rag"],
     ["evaluate", "train"],
     ["models", "data"],
-    ["task", "records", "sections", "question_sets", "errors", "io", "progress", "distributed", "home", "tunewise"],
+    ["task", "records", "sections", "question_sets", "errors", "io", "progress", "distributed", "home", "hub_kernels",
+     "tunewise"],
 ]
 LAYER = {room: depth for depth, rooms in enumerate(LAYERS) for room in rooms}
 

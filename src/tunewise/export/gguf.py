@@ -1,15 +1,19 @@
 """A llama-architecture model written as one GGUF file (f16 or q8_0) for llama.cpp-style runtimes, with the
-tokenizer (byte-level BPE: tokens, types, merges, special ids) and chat template in its metadata.
+tokenizer (byte-level BPE: tokens, types, merges, special ids, pre-tokenizer) and chat template in its metadata.
 
 Tensor names and the query/key row order follow llama.cpp's llama layout (its rotary embedding pairs dimensions
 differently from transformers', so q and k rows are permuted on the way out; transformers undoes it on load).
-Norms stay f32, as llama.cpp keeps them.
+Norms stay f32, as llama.cpp keeps them. The tokenizer keys come from the base model's own GGUF file when there is
+one (its `tokenizer.ggml.pre` names the pre-tokenizer llama.cpp knows it by; transformers' conversion of that file
+loses it); otherwise they are built from the tokenizer, the pre-tokenizer name guessed from tokenizer.json.
 """
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 
+import gguf
 import numpy as np
 import torch
 
@@ -23,22 +27,45 @@ _LAYER_NAMES = {
     "self_attn.o_proj": "attn_output", "mlp.gate_proj": "ffn_gate", "mlp.up_proj": "ffn_up",
     "mlp.down_proj": "ffn_down",
 }
+BASE_METADATA, FALLBACK = "base GGUF metadata", "fallback"  # where a file's tokenizer keys came from
+# llama.cpp's names for the byte-level pre-tokenizers tokenizer.json can describe: GPT-2's split alone, or digits
+# one by one before it (SmolLM2). llama.cpp refuses names it does not know ('gpt2' among them).
+GPT2_PRE, DIGITS_PRE = "gpt-2", "smollm"
+_TOKENIZER_PREFIX = "tokenizer.ggml."
 
 
-def write_gguf(model, tokenizer, path: Path, outtype: str = "f16", name: str = "tunewise export") -> Path:
-    """Write `model` (a transformers llama) and `tokenizer` to the GGUF file `path`."""
-    import gguf
+@dataclass(frozen=True)
+class GGUFVocab:
+    """The tokenizer as GGUF keys (`tokenizer.ggml.*` -> typed value) and where they came from."""
 
+    fields: dict[str, gguf.GGUFValue]
+    source: str  # BASE_METADATA or FALLBACK
+    detail: str  # the base file, or how the pre-tokenizer name was chosen
+
+    @property
+    def pre(self) -> str:
+        """The pre-tokenizer name llama.cpp splits text with (`tokenizer.ggml.pre`)."""
+        return self.fields[gguf.Keys.Tokenizer.PRE].value
+
+
+def write_gguf(model, tokenizer, path: Path, outtype: str = "f16", name: str = "tunewise export",
+               vocab: GGUFVocab | None = None) -> Path:
+    """Write `model` (a transformers llama) and `tokenizer` to the GGUF file `path`; the tokenizer keys are
+    `vocab` (see gguf_vocab), by default built from `tokenizer` alone."""
     cfg = model.config
     if cfg.model_type != "llama":
         raise TunewiseError(f"GGUF export writes llama-architecture models; this one is {cfg.model_type!r}")
     if outtype not in OUTTYPES:
         raise TunewiseError(f"GGUF type {outtype!r}: expected one of {', '.join(OUTTYPES)}")
+    vocab = vocab or gguf_vocab(tokenizer, cfg.vocab_size)
     writer = gguf.GGUFWriter(str(path), "llama")
     _model_metadata(writer, cfg, name, outtype)
-    _tokenizer_metadata(writer, tokenizer, cfg.vocab_size)
+    for key, value in vocab.fields.items():
+        writer.add_key_value(key, value.value, value.type, value.sub_type)
+    if tokenizer.chat_template:  # the template tunewise trained and scored with
+        writer.add_chat_template(tokenizer.chat_template)
     for tensor_name, tensor in _tensors(model, cfg):
-        _add_tensor(writer, tensor_name, tensor, outtype, gguf)
+        _add_tensor(writer, tensor_name, tensor, outtype)
     writer.write_header_to_file()
     writer.write_kv_data_to_file()
     writer.write_tensors_to_file()
@@ -69,33 +96,84 @@ def _rope_theta(cfg) -> float:
     return theta
 
 
-def _tokenizer_metadata(writer, tokenizer, vocab_size: int) -> None:
-    """Byte-level BPE as llama.cpp's 'gpt2' tokenizer model: every token by id, its type, the merges."""
+def gguf_vocab(tokenizer, vocab_size: int, base_gguf: Path | None = None) -> GGUFVocab:
+    """The tokenizer keys for a GGUF file: the base GGUF file's own when it has one for this very vocabulary,
+    else built from `tokenizer` (a byte-level BPE) with a pre-tokenizer name guessed from its tokenizer.json."""
+    tokens = _token_list(tokenizer, vocab_size)
+    if base_gguf is None:
+        return _vocab_from_tokenizer(tokenizer, tokens, "no base GGUF file")
+    fields = base_tokenizer_fields(base_gguf)
+    listed = fields.get(gguf.Keys.Tokenizer.LIST)
+    if fields.get(gguf.Keys.Tokenizer.PRE) is None or listed is None or listed.value != tokens:
+        return _vocab_from_tokenizer(tokenizer, tokens, f"{base_gguf.name} has no pre-tokenizer or other tokens")
+    return GGUFVocab(fields, BASE_METADATA, base_gguf.name)
+
+
+def base_tokenizer_fields(path: Path) -> dict[str, gguf.GGUFValue]:
+    """Every `tokenizer.ggml.*` key of the GGUF file `path` with its value and type, as written there."""
+    reader = gguf.GGUFReader(str(path))
+    return {name: gguf.GGUFValue(field.contents(), field.types[0], field.types[-1] if len(field.types) > 1 else None)
+            for name, field in reader.fields.items() if name.startswith(_TOKENIZER_PREFIX)}
+
+
+def _token_list(tokenizer, vocab_size: int) -> list[str]:
+    """Every token by id; ids the tokenizer lacks (a vocabulary padded for the embedding) get a placeholder."""
+    by_id = {i: t for t, i in tokenizer.get_vocab().items()}
+    return [by_id.get(i, f"[PAD{i}]") for i in range(vocab_size)]
+
+
+def _vocab_from_tokenizer(tokenizer, tokens: list[str], why: str) -> GGUFVocab:
+    """Byte-level BPE as llama.cpp's 'gpt2' tokenizer model: tokens, their types, merges, special ids, flags."""
     state = json.loads(tokenizer.backend_tokenizer.to_str())
     if state["model"]["type"] != "BPE":
         raise TunewiseError(f"GGUF export writes byte-level BPE tokenizers; this one is {state['model']['type']}")
-    by_id = {i: t for t, i in tokenizer.get_vocab().items()}
-    special = set(tokenizer.all_special_ids) | {a["id"] for a in state.get("added_tokens", []) if a.get("special")}
-    tokens, types = [], []
-    for i in range(vocab_size):
-        tokens.append(by_id.get(i, f"[PAD{i}]"))
-        types.append(3 if i in special else 5 if i not in by_id else 1)  # control, unused, normal
-    merges = [m if isinstance(m, str) else " ".join(m) for m in state["model"]["merges"]]
-    pre = state.get("pre_tokenizer") or {}
-    digits = "Digits" in json.dumps(pre)  # SmolLM2 splits digits one by one before the byte-level split
-    writer.add_tokenizer_model("gpt2")
-    writer.add_tokenizer_pre("smollm" if digits else "gpt2")
-    writer.add_token_list(tokens)
-    writer.add_token_types(types)
-    writer.add_token_merges(merges)
-    for setter, token_id in (("add_bos_token_id", tokenizer.bos_token_id), ("add_eos_token_id", tokenizer.eos_token_id),
-                             ("add_unk_token_id", tokenizer.unk_token_id),
-                             ("add_pad_token_id", tokenizer.pad_token_id)):
+    pre, how = _pre_tokenizer_name(state.get("pre_tokenizer") or {})
+    keys, kind = gguf.Keys.Tokenizer, gguf.GGUFValueType
+    fields = {keys.MODEL: gguf.GGUFValue("gpt2", kind.STRING), keys.PRE: gguf.GGUFValue(pre, kind.STRING),
+              keys.LIST: gguf.GGUFValue(tokens, kind.ARRAY, kind.STRING),
+              keys.TOKEN_TYPE: gguf.GGUFValue(_token_types(tokenizer, state, len(tokens)), kind.ARRAY, kind.INT32),
+              keys.MERGES: gguf.GGUFValue([m if isinstance(m, str) else " ".join(m) for m in state["model"]["merges"]],
+                                          kind.ARRAY, kind.STRING)}
+    for key, token_id in ((keys.BOS_ID, tokenizer.bos_token_id), (keys.EOS_ID, tokenizer.eos_token_id),
+                          (keys.UNK_ID, tokenizer.unk_token_id), (keys.PAD_ID, tokenizer.pad_token_id)):
         if token_id is not None:
-            getattr(writer, setter)(token_id)
-    writer.add_add_bos_token(False)
-    if tokenizer.chat_template:
-        writer.add_chat_template(tokenizer.chat_template)
+            fields[key] = gguf.GGUFValue(token_id, kind.UINT32)
+    adds_bos, adds_eos = _adds_bos_eos(tokenizer)
+    fields[keys.ADD_BOS] = gguf.GGUFValue(adds_bos, kind.BOOL)
+    fields[keys.ADD_EOS] = gguf.GGUFValue(adds_eos, kind.BOOL)
+    return GGUFVocab(fields, FALLBACK, f"{why}; {how}")
+
+
+def _pre_tokenizer_name(pre: dict) -> tuple[str, str]:
+    """(llama.cpp's name for a tokenizer.json pre-tokenizer, how it was chosen)."""
+    parts = pre.get("pretokenizers", [pre]) if pre.get("type") == "Sequence" else [pre]
+    shape = [(p.get("type"), p.get("individual_digits", p.get("use_regex"))) for p in parts]
+    if shape == [("ByteLevel", True)]:
+        return GPT2_PRE, f"tokenizer.json splits text as GPT-2 does: {GPT2_PRE!r}"
+    if shape == [("Digits", True), ("ByteLevel", True)]:
+        return DIGITS_PRE, f"tokenizer.json splits digits one by one, then as GPT-2 does: {DIGITS_PRE!r}"
+    return GPT2_PRE, (f"tokenizer.json's pre-tokenizer ({'+'.join(str(t) for t, _ in shape) or 'none'}) has no "
+                      f"llama.cpp name tunewise knows; {GPT2_PRE!r} assumed")
+
+
+def _token_types(tokenizer, state: dict, vocab_size: int) -> list[int]:
+    """llama.cpp's type of every token id: special tokens are CONTROL (else `<|im_start|>` gets split), other added
+    tokens USER_DEFINED, ids the tokenizer lacks UNUSED."""
+    known = set(tokenizer.get_vocab().values())
+    special = set(tokenizer.all_special_ids) | {a["id"] for a in state.get("added_tokens", []) if a.get("special")}
+    added = {a["id"] for a in state.get("added_tokens", [])}
+    kinds = gguf.TokenType
+    return [int(kinds.CONTROL if i in special else kinds.USER_DEFINED if i in added
+                else kinds.NORMAL if i in known else kinds.UNUSED) for i in range(vocab_size)]
+
+
+def _adds_bos_eos(tokenizer) -> tuple[bool, bool]:
+    """Whether the tokenizer puts bos in front of / eos after plain text, seen on a sample word."""
+    plain = tokenizer.encode("a", add_special_tokens=False)
+    ids = tokenizer.encode("a")
+    bos, eos = tokenizer.bos_token_id, tokenizer.eos_token_id
+    return (bos is not None and ids[:1] == [bos] and plain[:1] != [bos],
+            eos is not None and ids[-1:] == [eos] and plain[-1:] != [eos])
 
 
 def _tensors(model, cfg):
@@ -121,7 +199,7 @@ def _permute(weight: torch.Tensor, heads: int) -> torch.Tensor:
     return weight.reshape(heads, 2, rows // heads // 2, *weight.shape[1:]).swapaxes(1, 2).reshape(weight.shape)
 
 
-def _add_tensor(writer, name: str, array: np.ndarray, outtype: str, gguf) -> None:
+def _add_tensor(writer, name: str, array: np.ndarray, outtype: str) -> None:
     if array.ndim == 1:  # norms: f32, as llama.cpp keeps them
         writer.add_tensor(name, array.astype(np.float32))
     elif outtype == "f16":

@@ -21,7 +21,7 @@ class Rung(Protocol):
     task: Task  # what it predicts: instruction, labels, each example's candidate labels (may be replaced before predict)
     draws_on_train: bool  # predict reads the training examples (demonstrations): an export ships them
     description: str  # one line for the report
-    skip_reason: str | None  # why it cannot run here (QLoRA without CUDA, a classification-only method on generation)
+    skip_reason: str | None  # why it cannot run here (QLoRA where bitsandbytes does not, a classification-only method on generation)
     resume: bool  # set by the loop: continue training from the newest saved state in the rung's folder
     base_params: int | None  # parameters of the model it started from, when it changed them (None: not known)
     other_tasks: list  # multi-task rungs: the other tasks (methods.multitask.TaskData) it is also scored on

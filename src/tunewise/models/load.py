@@ -148,8 +148,8 @@ def load_causal_lm(name: str, dtype: torch.dtype = torch.float32,
                    quantization_config=None) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
     """A generative model in eval mode and its tokenizer, converting a GGUF file to the cache first if needed.
 
-    With a `quantization_config` (bitsandbytes, for QLoRA) the linear layers load quantised onto the GPU and
-    `dtype` is what the rest of the model (embeddings, norms) is kept in.
+    With a `quantization_config` (bitsandbytes, for QLoRA) the linear layers load quantised, on the GPU or the CPU,
+    and `dtype` is what the rest of the model (embeddings, norms) is kept in.
     """
     directory = ensure_converted(resolve_model(name))
     started = time.perf_counter()
