@@ -120,6 +120,12 @@ def tiny_llama(tiny_tokenizer) -> tuple[LlamaForCausalLM, PreTrainedTokenizerFas
     return build_tiny_llama(len(tiny_tokenizer)), tiny_tokenizer
 
 
+@pytest.fixture(scope="module")
+def module_model_dir(tmp_path_factory, tiny_tokenizer) -> Path:
+    """The tiny llama saved once for a test module (for module-scoped runs; do not modify it in a test)."""
+    return save_tiny_model(tmp_path_factory.mktemp("model") / "tiny-model", tiny_tokenizer)
+
+
 @pytest.fixture
 def tiny_model_dir(tiny_llama, tmp_path):
     """The tiny llama and its tokenizer saved as a local Hugging Face directory (safetensors), as a user's model."""

@@ -13,7 +13,7 @@ import sys
 import urllib.request
 
 import pytest
-from conftest import save_tiny_model, write_sizes, write_tiny_run_config
+from conftest import write_sizes, write_tiny_run_config
 from fastapi.testclient import TestClient
 
 from tunewise import api
@@ -43,16 +43,11 @@ def _run(folder, model_dir, methods: str, **changes):
 
 
 @pytest.fixture(scope="module")
-def model_dir(tmp_path_factory, tiny_tokenizer):
-    return save_tiny_model(tmp_path_factory.mktemp("model") / "tiny-model", tiny_tokenizer)
-
-
-@pytest.fixture(scope="module")
-def classification(tmp_path_factory, model_dir):
+def classification(tmp_path_factory, module_model_dir):
     """A finished tiny classification run with every shippable kind of rung, and its test examples."""
     folder = tmp_path_factory.mktemp("kinds")
-    result = _run(folder, model_dir, "[lora, qlora, full, freeze, prompt_tuning, bottleneck, features, encoder_features, "
-                  "classifier, encoder_classifier]", rungs=["zero_shot", "few_shot", "rag"],
+    result = _run(folder, module_model_dir, "[lora, qlora, full, freeze, prompt_tuning, bottleneck, features, "
+                  "encoder_features, classifier, encoder_classifier]", rungs=["zero_shot", "few_shot", "rag"],
                   prompt={"few_shot_k": [2], "demo_selection": ["balanced", "nearest"]}, rag={"retrievers": ["bm25"]})
     return result.run_dir, _test_examples(result.run_dir, folder / "data.jsonl")
 
@@ -182,8 +177,8 @@ def test_what_cannot_be_exported_says_what_can(classification, tmp_path):
     assert not (tmp_path / "m").exists()
 
 
-def test_many_labels_ship_the_candidates_neighbours(tmp_path, model_dir):
-    result = _run(tmp_path, model_dir, "[features]", rungs=["zero_shot"], eval={"candidate_labels": 2})
+def test_many_labels_ship_the_candidates_neighbours(tmp_path, module_model_dir):
+    result = _run(tmp_path, module_model_dir, "[features]", rungs=["zero_shot"], eval={"candidate_labels": 2})
     test = _test_examples(result.run_dir, tmp_path / "data.jsonl")
     for rung in ("zero_shot", "features"):
         folder = export(result.run_dir, rung=rung)
@@ -199,10 +194,10 @@ def test_many_labels_ship_the_candidates_neighbours(tmp_path, model_dir):
         assert all(len(d["probabilities"]) == 2 for d in data)  # chose among its 2 candidates, as scored
 
 
-def test_a_generation_task_is_predicted_and_served_as_scored(tmp_path, model_dir):
+def test_a_generation_task_is_predicted_and_served_as_scored(tmp_path, module_model_dir):
     write_sizes(tmp_path / "sizes.jsonl", n=60)
-    config = load_config(write_tiny_run_config(tmp_path, model_dir, "{lr: 5.0e-3, max_steps: 6, batch_size: 8, "
-                                               "precision: fp32}", forgetting_items=4, methods="[lora]"))
+    config = load_config(write_tiny_run_config(tmp_path, module_model_dir, "{lr: 5.0e-3, max_steps: 6, "
+                                               "batch_size: 8, precision: fp32}", forgetting_items=4, methods="[lora]"))
     config = config.model_copy(update={
         "task": config.task.model_copy(update={"type": "generation", "metric": "exact_match"}),
         "data": config.data.model_copy(update={"path": tmp_path / "sizes.jsonl"}),

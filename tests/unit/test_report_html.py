@@ -9,7 +9,7 @@ import re
 import xml.etree.ElementTree as ET
 
 import pytest
-from conftest import save_tiny_model, write_sizes
+from conftest import write_sizes
 from markupsafe import escape
 
 from tunewise import api
@@ -33,19 +33,14 @@ def _write_data(path, n: int = 60) -> None:
 
 
 @pytest.fixture(scope="module")
-def model_dir(tmp_path_factory, tiny_tokenizer):
-    return save_tiny_model(tmp_path_factory.mktemp("model") / "tiny-model", tiny_tokenizer)
-
-
-@pytest.fixture(scope="module")
-def classification_run(tmp_path_factory, model_dir):
+def classification_run(tmp_path_factory, module_model_dir):
     """zero_shot, a few-shot k-sweep and LoRA on a classification task with an HTML label."""
     folder = tmp_path_factory.mktemp("html")
     _write_data(folder / "data.jsonl")
     (folder / "tunewise.yaml").write_text(
         "task: {type: classification}\n"
         "data: {path: data.jsonl, max_length: 64}\n"
-        f"model: {{name: {model_dir}}}\n"
+        f"model: {{name: {module_model_dir}}}\n"
         "rungs: [zero_shot, few_shot]\n"
         "prompt: {few_shot_k: [1, 2], demo_selection: [balanced]}\n"
         "methods: [lora]\n"
@@ -58,14 +53,14 @@ def classification_run(tmp_path_factory, model_dir):
 
 
 @pytest.fixture(scope="module")
-def generation_run(tmp_path_factory, model_dir):
+def generation_run(tmp_path_factory, module_model_dir):
     """zero_shot alone on a generation task: no few-shot, no classes, nothing trained."""
     folder = tmp_path_factory.mktemp("html-gen")
     write_sizes(folder / "data.jsonl", n=40)
     (folder / "tunewise.yaml").write_text(
         "task: {type: generation, metric: exact_match, instruction: Say how large the thing is.}\n"
         "data: {path: data.jsonl, format: prompt_completion, max_length: 64}\n"
-        f"model: {{name: {model_dir}}}\n"
+        f"model: {{name: {module_model_dir}}}\n"
         "rungs: [zero_shot]\n"
         "methods: []\n"
         "eval: {bootstrap_samples: 100, max_new_tokens: 4}\n"
