@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import functools
 import importlib.util
-from pathlib import Path
 from typing import Literal
 
 import torch
@@ -18,8 +17,8 @@ from torch import nn
 from tunewise.methods import lora
 from tunewise.methods.lora import LoraConfig
 from tunewise.methods.spec import MethodSpec, PlanContext, SectionSpec
-from tunewise.methods.tuned import Method, TunedRung, peft_save, quiet_peft
-from tunewise.models.load import eval_dtype, is_whole_model, load_causal_lm
+from tunewise.methods.tuned import Method, TunedRung, peft_save
+from tunewise.models.load import load_causal_lm
 from tunewise.sections import Section
 
 
@@ -96,15 +95,9 @@ class QLoraRung(TunedRung):
         model, tokenizer = self._quantized_base()
         return self.method.apply(model, tokenizer), tokenizer
 
-    def restore(self, train, artifact_dir: Path | None) -> None:
-        """The adapter on the base quantised as it trained (so an export answers as the rung was scored); a merged
-        or GGUF export is an ordinary model."""
-        if is_whole_model(Path(artifact_dir)):
-            return super().restore(train, artifact_dir)
-        model, self.tokenizer = self._quantized_base()
-        with quiet_peft():
-            self.model = self.method.load(model, self.tokenizer, Path(artifact_dir), self.config.model.name)
-        self.model.to(eval_dtype(self.config)).eval()
+    def _restore_base(self, dtype: torch.dtype):
+        # The base quantised as it trained, so an export answers as the rung was scored.
+        return self._quantized_base()
 
     def _quantized_base(self):
         """(base model, tokenizer): the linear layers quantised by bitsandbytes, the other weights (embeddings,

@@ -36,6 +36,8 @@ from tunewise.train.probe import estimate_training, train_at_checked_rate
 LORA_LR = 2e-4
 
 if TYPE_CHECKING:
+    import torch
+
     from tunewise.config import Config
 
 
@@ -193,10 +195,16 @@ class TunedRung:
         if is_whole_model(Path(artifact_dir)):
             self.model, self.tokenizer = load_causal_lm(str(artifact_dir), dtype=dtype)
         else:
-            model, self.tokenizer = load_causal_lm(self.config.model.name, dtype=dtype)
-            self.base_params = count_parameters(model)[1]
-            self.model = self.method.load(model, self.tokenizer, Path(artifact_dir), self.config.model.name)
+            model, self.tokenizer = self._restore_base(dtype)
+            with quiet_peft():
+                self.model = self.method.load(model, self.tokenizer, Path(artifact_dir), self.config.model.name)
         self.model.to(dtype).eval()  # the method's weights too (PEFT keeps them fp32), as predict_task does
+
+    def _restore_base(self, dtype: torch.dtype):
+        """(base model, tokenizer) that the method's saved files load onto: the base in the dtype predict uses."""
+        model, tokenizer = load_causal_lm(self.config.model.name, dtype=dtype)
+        self.base_params = count_parameters(model)[1]
+        return model, tokenizer
 
     def predict(self, test):
         return self.predict_task(self.task, test)
