@@ -300,6 +300,7 @@ def resolve_paths(raw: dict, base: Path) -> dict:
     resolve_file_fields(raw.get("data"), DATA_FILES, base)
     resolve_file_fields(raw.get("rag"), ("documents",), base)
     resolve_file_fields(raw.get("forgetting"), ("benchmark",), base)
+    resolve_file_fields(raw.get("task"), ("judge",), base)
     for spec in SECTIONS:
         if spec.resolve_paths is not None:
             spec.resolve_paths(raw.get(spec.key), base)

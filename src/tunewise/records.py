@@ -22,6 +22,10 @@ class Example:
     file: str = ""  # where it came from, for error messages
     line: int = 0  # 1-based line (JSONL) or row (CSV, header is line 1)
     meta: dict[str, Any] = field(default_factory=dict, compare=False)  # extra user fields, kept for slicing
+    # Preference data: the dispreferred reply to the same conversation (`answer` is the preferred one)...
+    rejected: str | None = None
+    # ...or, unpaired (KTO) data, whether `answer` is a desirable reply (None: not preference data)
+    desirable: bool | None = None
 
 
 @dataclass(frozen=True)

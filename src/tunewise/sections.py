@@ -21,18 +21,31 @@ class Section(BaseModel):
 
 
 class TaskConfig(Section):
-    type: Literal["classification", "generation"] | None = Field(
-        None, description="classification (pick one label) or generation (free text); guessed from the data when empty"
+    type: Literal["classification", "generation", "preference"] | None = Field(
+        None, description="classification (pick one label), generation (free text) or preference (replies learned "
+        "from chosen/rejected pairs, scored on generated replies); guessed from the data when empty"
     )
     labels: list[str] | None = Field(
         None, description="the label set (classification); inferred from the training split when empty"
     )
     metric: Literal[
-        "accuracy", "macro_f1", "exact_match", "token_f1", "contains", "bleu", "chrf", "rouge1", "rouge2", "rougeL"
+        "accuracy", "macro_f1", "exact_match", "token_f1", "contains", "bleu", "chrf", "rouge1", "rouge2", "rougeL",
+        "judge_pass", "judge_score",
     ] | None = Field(
         None,
-        description="primary metric; accuracy for classification, token_f1 for generation when empty (contains: "
-        "the answer occurs in the output, for models that answer in sentences)",
+        description="primary metric; accuracy for classification, token_f1 for generation, judge_pass for a task "
+        "with a judge (else rougeL against the chosen reply for preference data) when empty (contains: the answer "
+        "occurs in the output, for models that answer in sentences)",
+    )
+    judge: str | None = Field(
+        None,
+        description="your own scoring code, 'path/to/judge.py:function' (path relative to this YAML): called as "
+        "function(prompt, completion) for every generated answer, it returns true/false or a number; scored as "
+        "judge_pass and judge_score on every rung and used as the reward of the RL rung. It runs your code in "
+        "tunewise's process",
+    )
+    judge_threshold: float = Field(
+        0.5, description="a judge that returns numbers passes an answer when its score is at least this"
     )
     instruction: str | None = Field(
         None,
@@ -57,8 +70,9 @@ class DataConfig(Section):
     train: Path | None = Field(None, description="training file, when you bring your own split (needs `test` too)")
     val: Path | None = Field(None, description="validation file for your own split (optional: taken from train)")
     test: Path | None = Field(None, description="test file for your own split")
-    format: Literal["auto", "chat", "alpaca", "prompt_completion", "classification"] = Field(
-        "auto", description="record format; auto detects it from the first record's fields"
+    format: Literal["auto", "preference", "kto", "chat", "alpaca", "prompt_completion", "classification"] = Field(
+        "auto", description="record format; auto detects it from the first record's fields (preference: prompt or "
+        "messages + chosen + rejected; kto: prompt + completion + label true/false)"
     )
     text_field: str = Field("text", description="classification format: column holding the input text")
     label_field: str = Field("label", description="classification format: column holding the label")

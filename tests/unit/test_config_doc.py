@@ -20,7 +20,7 @@ def test_every_field_is_documented_in_it():
     text = config_markdown()
     assert all(f"| `{f.name}` |" in text for f in rows)
     assert "| `train.max_epochs` | float |" in text and "| `train.lr` | float or null |" in text
-    assert "| `data.format` | 'auto' \\| 'chat'" in text
+    assert "| `data.format` | 'auto' \\| 'preference' \\| 'kto' \\| 'chat'" in text
 
 
 def test_types_read_as_words():

@@ -26,7 +26,7 @@ LAYERS = [
     ["evaluate", "train"],
     ["models", "data"],
     ["task", "records", "sections", "question_sets", "errors", "io", "progress", "distributed", "home", "hub_kernels",
-     "tunewise"],
+     "judge", "tunewise"],
 ]
 LAYER = {room: depth for depth, rooms in enumerate(LAYERS) for room in rooms}
 

@@ -43,5 +43,6 @@ def test_declared_generation_over_classification_data():
 
 def test_to_dict_is_plain_data():
     task = resolve_task(TaskConfig(), [ex("a", "a"), ex("b", "b")], "classification")
-    expected = {"type": "classification", "labels": ["a", "b"], "metric": "accuracy", "instruction": task.instruction}
+    expected = {"type": "classification", "labels": ["a", "b"], "metric": "accuracy", "instruction": task.instruction,
+                "judge": None}
     assert task.to_dict() == expected

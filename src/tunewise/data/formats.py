@@ -1,4 +1,5 @@
-"""The record formats tunewise reads (chat, Alpaca, prompt/completion, text/label) and their checks.
+"""The record formats tunewise reads (chat, Alpaca, prompt/completion, text/label, preference pairs, KTO's unpaired
+completions) and their checks.
 
 Each record is turned into an `Example`, or into the list of every problem that stopped it.
 """
@@ -13,8 +14,11 @@ from tunewise.errors import Problem
 from tunewise.records import Example, Message
 from tunewise.sections import DataConfig
 
-FORMATS = ("chat", "alpaca", "prompt_completion", "classification")
-CSV_FORMATS = ("alpaca", "prompt_completion", "classification")  # chat needs nested lists: JSONL only
+# Detection tries them in this order: the preference formats first, as their records also carry a prompt.
+FORMATS = ("preference", "kto", "chat", "alpaca", "prompt_completion", "classification")
+# chat needs nested lists: JSONL only (a preference pair in CSV has a prompt column and reply strings)
+CSV_FORMATS = ("preference", "kto", "alpaca", "prompt_completion", "classification")
+PREFERENCE_FORMATS = ("preference", "kto")
 ROLES = ("system", "user", "assistant")
 
 
@@ -41,6 +45,8 @@ class Converted:
 def required_fields(fmt: str, cfg: DataConfig) -> tuple[str, ...]:
     """The fields a record of this format must have."""
     return {
+        "preference": ("chosen", "rejected"),  # and a prompt: `prompt` (text) or `messages` (a conversation)
+        "kto": ("prompt", "completion", "label"),
         "chat": ("messages",),
         "alpaca": ("instruction", "output"),
         "prompt_completion": ("prompt", "completion"),
@@ -50,13 +56,14 @@ def required_fields(fmt: str, cfg: DataConfig) -> tuple[str, ...]:
 
 def consumed_fields(fmt: str, cfg: DataConfig) -> tuple[str, ...]:
     """Every field the format reads; the rest of a record goes to `Example.meta`."""
-    optional = ("input",) if fmt == "alpaca" else ()
+    optional = {"alpaca": ("input",), "preference": ("prompt", "messages")}.get(fmt, ())
     return (*required_fields(fmt, cfg), *optional, cfg.id_field)
 
 
 def answer_field(fmt: str, cfg: DataConfig) -> str:
     """The field that holds the answer (the label, for classification), for problem messages."""
-    return {"chat": "messages", "alpaca": "output", "prompt_completion": "completion"}.get(fmt, cfg.label_field)
+    return {"chat": "messages", "alpaca": "output", "prompt_completion": "completion", "preference": "chosen",
+            "kto": "completion"}.get(fmt, cfg.label_field)
 
 
 def detect_format(fields: Iterable[str], cfg: DataConfig) -> str | None:
@@ -93,7 +100,20 @@ def to_example(record: Mapping[str, Any], fmt: str, cfg: DataConfig, where: Wher
         return Converted(None, errors, warnings)
 
     example_id = _example_id(record, cfg, where, errors)
-    if fmt == "chat":
+    rejected = desirable = None
+    if fmt == "preference":
+        messages = _preference_prompt(record, where, errors)
+        answer, rejected = _reply(record, "chosen", where, errors), _reply(record, "rejected", where, errors)
+        label = None
+        if not errors and answer.strip() == rejected.strip():
+            errors.append(where.problem("rejected", "same_replies", "expected a rejected reply that differs from the "
+                                        "chosen one; an identical pair teaches nothing"))
+    elif fmt == "kto":
+        prompt = _text(record, "prompt", where, errors)
+        answer = _text(record, "completion", where, errors)
+        desirable = _flag(record, "label", where, errors)
+        messages, label = ({"role": "user", "content": prompt},), None
+    elif fmt == "chat":
         messages, answer = _chat_turns(record["messages"], where, errors, warnings)
         label = None
     elif fmt == "alpaca":
@@ -114,8 +134,64 @@ def to_example(record: Mapping[str, Any], fmt: str, cfg: DataConfig, where: Wher
         return Converted(None, errors, warnings)
 
     meta = {k: v for k, v in record.items() if k not in consumed_fields(fmt, cfg)}
-    example = Example(example_id, messages, answer, label, where.file, where.line, meta)
+    example = Example(example_id, messages, answer, label, where.file, where.line, meta, rejected, desirable)
     return Converted(example, errors, warnings)
+
+
+def _preference_prompt(record: Mapping[str, Any], where: Where, errors: list[Problem]) -> tuple[Message, ...]:
+    """A pair's conversation before the replies: `messages` (ending with a user turn) or `prompt` text."""
+    if "messages" in record:
+        messages = record["messages"]
+        if not isinstance(messages, list) or not messages:
+            got = type_name(messages) if not isinstance(messages, list) else "an empty list"
+            errors.append(where.problem("messages", "wrong_type", f"expected a list of turns ending with a user "
+                                        f"turn, got {got}"))
+            return ()
+        turns = tuple(_turn(m, i, where, errors) for i, m in enumerate(messages))
+        if not errors and turns[-1]["role"] != "user":
+            errors.append(where.problem(f"messages[{len(turns) - 1}]", "bad_turn_order",
+                                        f"expected the conversation to end with a user turn (the replies answer it), "
+                                        f"got {turns[-1]['role']}"))
+        return turns
+    if "prompt" not in record:
+        errors.append(where.problem("prompt", "missing_field", "a preference record needs the field 'prompt' (text) or "
+                                    "'messages' (a conversation ending with a user turn)"))
+        return ()
+    return ({"role": "user", "content": _text(record, "prompt", where, errors)},)
+
+
+def _reply(record: Mapping[str, Any], name: str, where: Where, errors: list[Problem]) -> str:
+    """A preference reply: a string, an assistant message, or a list whose only turn is the assistant's (the
+    conversational layout TRL uses)."""
+    value = record[name]
+    if isinstance(value, list) and len(value) == 1:
+        value = value[0]
+        name = f"{name}[0]"
+    if isinstance(value, dict):
+        if value.get("role") != "assistant" or not isinstance(value.get("content"), str):
+            errors.append(where.problem(name, "wrong_type", "expected an assistant message "
+                                        "{\"role\": \"assistant\", \"content\": ...}"))
+            return ""
+        value = value["content"]
+    if not isinstance(value, str):
+        errors.append(where.problem(name, "wrong_type", f"expected a string or an assistant message, got "
+                                    f"{type_name(value)}"))
+        return ""
+    if not value.strip():
+        errors.append(where.problem(name, "empty_text", "expected non-empty text"))
+    return value.strip()
+
+
+def _flag(record: Mapping[str, Any], name: str, where: Where, errors: list[Problem]) -> bool:
+    """A yes/no field: true or false (JSON), or the text true/false (CSV)."""
+    value = record[name]
+    if isinstance(value, str) and value.strip().lower() in ("true", "false"):
+        return value.strip().lower() == "true"
+    if not isinstance(value, bool):
+        errors.append(where.problem(name, "wrong_type", f"expected true or false (whether the completion is a "
+                                    f"desirable reply), got {type_name(value)}"))
+        return False
+    return value
 
 
 def _example_id(record: Mapping[str, Any], cfg: DataConfig, where: Where, errors: list[Problem]) -> str:

@@ -136,10 +136,10 @@ def metric_functions(task_type: str, labels: Sequence[str] | None = None) -> dic
     """Every metric a task type supports, as (predictions, references) -> float functions."""
     if task_type == "classification":
         return {"accuracy": accuracy, "macro_f1": lambda p, r: macro_f1(p, r, labels)}
-    if task_type == "generation":
+    if task_type in ("generation", "preference"):  # preference: the generated reply against the chosen one
         return {"exact_match": exact_match, "token_f1": token_f1, "contains": contains, "bleu": bleu, "chrf": chrf,
                 "rouge1": rouge1, "rouge2": rouge2, "rougeL": rougeL}
-    raise ValueError(f"unknown task type {task_type!r}; expected 'classification' or 'generation'")
+    raise ValueError(f"unknown task type {task_type!r}; expected 'classification', 'generation' or 'preference'")
 
 
 def compute_metrics(

@@ -30,7 +30,7 @@ _ITEM_SCORES = {
 def right_means(metric: str) -> str:
     """The yes/no per-item metric behind a primary metric: itself (accuracy, exact_match, contains), accuracy for
     macro_f1, exact_match for token_f1."""
-    return {"macro_f1": "accuracy", "token_f1": "exact_match"}.get(metric, metric)
+    return {"macro_f1": "accuracy", "token_f1": "exact_match", "judge_score": "judge_pass"}.get(metric, metric)
 
 
 def item_score(metric: str, prediction: str, reference: str) -> float:

@@ -121,7 +121,8 @@ class ExportedRung:
         self.folder = Path(folder)
         self.manifest = read_manifest(self.folder)
         self.config = load_config(self.folder / CONFIG_FILE)
-        self.task = Task(**self.manifest.task)
+        # The judge scores answers; a package only answers (its spec, a path on the training machine, is not loaded).
+        self.task = Task(**{k: v for k, v in self.manifest.task.items() if k != "judge"})
         self.train = read_train(self.folder)
         self.rung = rung_named(self.config, self.task, self.train, self.manifest.rung)
         artifact = None if self.manifest.artifact is None else self.folder / self.manifest.artifact

@@ -46,12 +46,17 @@ def planned_methods(config: Config) -> list[str]:
 
     Methods scored per task (multitask, composition) are compared with one LoRA per task, so they bring `lora` along
     (just before the first of them) when not planned; a method that combines the single-task LoRAs (composition)
-    also moves `lora` before it.
+    also moves `lora` before it. Alignment methods that start from the SFT model bring (or move) `sft` before them.
     """
     names = list(METHODS) if config.plan == "thorough" else list(config.methods)
     first = next((name for name in names if METHODS[name].per_task), None)
     if first and "lora" not in names:
         names.insert(names.index(first), "lora")
+    aligned = next((name for name in names if METHODS[name].after_sft), None)
+    if aligned and "sft" not in names[: names.index(aligned)]:
+        if "sft" in names:
+            names.remove("sft")
+        names.insert(names.index(aligned), "sft")
     combiner = next((name for name in names if METHODS[name].after_single_task_loras), None)
     if combiner and names.index("lora") > names.index(combiner):
         names.remove("lora")
@@ -72,14 +77,16 @@ def one_process_only(config: Config) -> list[str]:
 
 
 def build_plan(config: Config, task: Task, train: list[Example], others: list[TaskData] | None = None,
-               single_task_adapters: Callable[[], list[SingleTaskAdapter]] | None = None) -> list[PlannedRung]:
+               single_task_adapters: Callable[[], list[SingleTaskAdapter]] | None = None,
+               sft_adapter: Callable[[], Path | None] | None = None) -> list[PlannedRung]:
     """The rungs to run, in order. `train`: the training split (nearest-neighbour demonstrations and retrieval
     index it); `others`: the other tasks of a multi-task config; `single_task_adapters`: where the single-task LoRAs
-    are once they have run (the run loop knows; composition combines them)."""
+    are once they have run (the run loop knows; composition combines them); `sft_adapter`: where the sft rung's
+    LoRA is once it has run (the alignment rungs start from it)."""
     others = others or []
     index = RagIndex(config, train)
     plan = [PlannedRung(rung, Path("rungs") / rung.name) for rung in prompting_rungs(config, task, train, index)]
-    context = PlanContext(config, task, others, index, single_task_adapters)
+    context = PlanContext(config, task, others, index, single_task_adapters, train, sft_adapter)
     singles = [PlannedRung(single_task_rung(config, t), Path("tasks") / t.name / "lora", t) for t in others] \
         if multi_task(config) else []
     for name in planned_methods(config):

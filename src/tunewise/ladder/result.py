@@ -30,6 +30,8 @@ class RungResult:
     per_task: dict[str, dict] | None = None  # multitask, composition: other task -> metrics on that task's test set
     prompt: dict | None = None  # prompting rungs: style, demo selection and k, prompts shortened to fit, ...
     retrieval: dict | None = None  # rag rungs: retriever, recall@k with CIs where the data has gold source ids
+    # preference tasks, sft and alignment rungs: held-out preference accuracy, chosen drift, KL to the reference
+    alignment: dict | None = None
     per_class: dict | None = None  # classification: per label precision, recall, f1, support; and the confusion
     artifact: str | None = None  # the folder under the rung's folder holding what it learned (adapter, model, ...)
     correct: list[bool] | None = field(default=None, repr=False)  # per test example (not in report.json)

@@ -35,7 +35,6 @@ from tunewise.evaluate.forgetting import (
 )
 from tunewise.evaluate.multiple_choice import ChoiceItem
 from tunewise.evaluate.predict import decoding
-from tunewise.evaluate.stats import item_correct, item_score
 from tunewise.io import write_json, write_text
 from tunewise.ladder.cost import bytes_on_disk, measure, prediction_cost
 from tunewise.ladder.folder import check_same_data, new_run_dir
@@ -54,7 +53,13 @@ from tunewise.ladder.result import (
     write_predictions,
 )
 from tunewise.ladder.rung import Rung
-from tunewise.ladder.score import class_report, paired_tests, score
+from tunewise.ladder.score import (
+    against_sft,
+    class_report,
+    paired_tests,
+    per_item,
+    score,
+)
 from tunewise.methods.composition import SingleTaskAdapter
 from tunewise.methods.multitask import (
     TaskData,
@@ -208,11 +213,17 @@ class _Ladder:
                                               skipped.get(rung)))
         return adapters
 
+    def sft_adapter(self) -> Path | None:
+        """The sft rung's LoRA once it has run (None when it was skipped or has not run)."""
+        sft = next((r for r in self.results if r.name == "sft" and not r.skipped), None)
+        return None if sft is None else self.run_dir / "rungs" / "sft" / "adapter"
+
     def report(self, partial: dict | None = None) -> dict:
         """report.json of the rungs finished so far. A `partial` one (the run was interrupted) leaves out the
         forgetting check, which would load and score the base model again."""
         config, task, results = self.config, self.task, self.results
         significance = paired_tests(results, task.metric, config)
+        against_sft(results, task.metric, config)
         rec = recommend([r for r in results if not r.skipped], task.metric, significance, config.eval.alpha,
                         config.decision)
         return build_report(
@@ -244,7 +255,8 @@ def _run_ladder(config: Config, log, resume: Path | None, recorder: RunRecorder,
         tracking.started(config, run_dir, ladder.data_summary, resumed=resume is not None)
         log(f"[tunewise] {len(split.train)} train / {len(split.val)} val / {len(ladder.test)} test examples; "
             f"task {ladder.task.type}")
-        plan = build_plan(config, ladder.task, split.train, ladder.others, ladder.single_task_adapters)
+        plan = build_plan(config, ladder.task, split.train, ladder.others, ladder.single_task_adapters,
+                          ladder.sft_adapter)
         planned_names = [p.rung.name for p in plan]
         while plan:
             # Taken off the plan, a rung is freed once scored: its model, and after the last prompting rung the
@@ -314,11 +326,12 @@ def run_rung(rung: Rung, train, val, test, task: Task, config: Config, rung_dir:
         # stores: the reason adapters exist. Full fine-tuning is about 1.
         full_bytes = base_params * torch.finfo(eval_dtype(config)).bits // 8
         cost["storage_ratio"] = round(full_bytes / cost["disk_bytes"], 1)
+    correct, item_scores = per_item(predictions, test, task)
     result = RungResult(rung.name, rung.kind, rung.description, metrics, cost, info.training,
                         notes=rung.notes(), per_task=per_task or None, prompt=rung.summary,
-                        retrieval=rung.retrieval,
-                        correct=[item_correct(task.metric, p.output, e.answer) for p, e in zip(predictions, test)],
-                        item_scores=[item_score(task.metric, p.output, e.answer) for p, e in zip(predictions, test)],
+                        retrieval=rung.retrieval, alignment=rung.alignment,
+                        correct=correct,
+                        item_scores=item_scores,
                         predictions=predictions,
                         per_class=class_report(predictions, test, task),
                         artifact=_artifact_folder(info.artifact_dir, rung_dir))

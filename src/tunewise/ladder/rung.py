@@ -27,6 +27,7 @@ class Rung(Protocol):
     other_tasks: list  # multi-task rungs: the other tasks (methods.multitask.TaskData) it is also scored on
     summary: dict | None  # prompting rungs: style, demo selection and k, prompts shortened to fit, ...
     retrieval: dict | None  # retrieving rungs: retriever, recall@k with CIs (set by predict)
+    alignment: dict | None  # sft and alignment rungs: preference accuracy, chosen drift, KL (set by predict)
 
     def fit(self, train: list[Example], val: list[Example], workdir: Path) -> FitInfo: ...
 

@@ -7,7 +7,12 @@ from typing import TYPE_CHECKING
 
 from tunewise.evaluate.scorers import confusion, per_class
 from tunewise.evaluate.significance import compare
-from tunewise.evaluate.stats import metrics_with_ci
+from tunewise.evaluate.stats import (
+    bootstrap_mean_ci,
+    item_correct,
+    item_score,
+    metrics_with_ci,
+)
 from tunewise.ladder.result import RungResult
 from tunewise.records import Example, Prediction
 from tunewise.task import Task
@@ -26,16 +31,63 @@ def class_report(predictions: list[Prediction], examples: list[Example], task: T
 
 
 def score(predictions: list[Prediction], examples: list[Example], task: Task, config: Config) -> dict:
-    """Every metric of the task with its bootstrap confidence interval."""
-    return metrics_with_ci(
+    """Every metric of the task with its bootstrap confidence interval; judge_pass and judge_score first when the
+    task has a judge."""
+    ev = config.eval
+    metrics = {}
+    if task.judge is not None:
+        scores = judge_scores(predictions, examples, task)
+        for name, values in (("judge_pass", [float(task.judge.passes(s)) for s in scores]), ("judge_score", scores)):
+            low, high = bootstrap_mean_ci(values, ev.bootstrap_samples, ev.confidence, ev.seed)
+            metrics[name] = {"value": sum(values) / max(len(values), 1), "ci_low": low, "ci_high": high}
+    return metrics | metrics_with_ci(
         task.type,
         task.labels,
         [p.output for p in predictions],
         [e.answer for e in examples],
-        n_resamples=config.eval.bootstrap_samples,
-        confidence=config.eval.confidence,
-        seed=config.eval.seed,
+        n_resamples=ev.bootstrap_samples,
+        confidence=ev.confidence,
+        seed=ev.seed,
     )
+
+
+def judge_prompt(example: Example) -> str:
+    """What the judge is given as the prompt: the last user turn (the message the answer replies to)."""
+    return next(m["content"] for m in reversed(example.messages) if m["role"] == "user")
+
+
+def judge_scores(predictions: list[Prediction], examples: list[Example], task: Task) -> list[float]:
+    """The task's judge's score of every prediction."""
+    return [task.judge.score(judge_prompt(e), p.output, f"test example {e.id}") for p, e in zip(predictions, examples)]
+
+
+def per_item(predictions: list[Prediction], examples: list[Example], task: Task) -> tuple[list[bool], list[float]]:
+    """(right by the primary metric, the primary metric's score) of every prediction, for paired tests."""
+    if task.metric in ("judge_pass", "judge_score"):
+        scores = judge_scores(predictions, examples, task)
+        passed = [task.judge.passes(s) for s in scores]
+        return passed, scores if task.metric == "judge_score" else [float(p) for p in passed]
+    return ([item_correct(task.metric, p.output, e.answer) for p, e in zip(predictions, examples)],
+            [item_score(task.metric, p.output, e.answer) for p, e in zip(predictions, examples)])
+
+
+def against_sft(results: list[RungResult], metric: str, config: Config) -> None:
+    """Add to each alignment rung's block its paired tests against the `sft` rung on the same test items: the
+    task's metric (McNemar for 0/1 scores) and held-out preference accuracy."""
+    sft = next((r for r in results if r.name == "sft" and not r.skipped and r.alignment), None)
+    if sft is None:
+        return
+    ev = config.eval
+    for r in results:
+        if r is sft or r.skipped or not r.alignment or r.item_scores is None:
+            continue
+        r.alignment["vs_sft"] = {metric: compare(r.item_scores, sft.item_scores, ev.bootstrap_samples, ev.confidence,
+                                                 ev.seed).to_dict()}
+        mine, theirs = r.alignment.get("item_preference_right"), sft.alignment.get("item_preference_right")
+        if mine and theirs:
+            r.alignment["vs_sft"]["preference_accuracy"] = compare(
+                [float(x) for x in mine], [float(x) for x in theirs], ev.bootstrap_samples, ev.confidence,
+                ev.seed).to_dict()
 
 
 def paired_tests(results: list[RungResult], metric: str, config: Config) -> dict | None:

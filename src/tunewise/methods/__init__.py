@@ -9,6 +9,7 @@ configs/ YAML and its tests (docs/architecture.md walks through it).
 from __future__ import annotations
 
 from tunewise.methods import (
+    alignment,
     bottleneck,
     classifier,
     composition,
@@ -27,7 +28,7 @@ from tunewise.methods.spec import MethodSpec, SectionSpec
 
 MODULES = (
     features, freeze, prompt_learning, ia3, lora, bottleneck, classifier, dapt, multitask, composition, full, qlora,
-    rag_lora,
+    rag_lora, alignment,
 )
 METHODS: dict[str, MethodSpec] = {spec.name: spec for module in MODULES for spec in module.METHODS}
 SECTIONS: list[SectionSpec] = [module.SECTION for module in MODULES if module.SECTION is not None]

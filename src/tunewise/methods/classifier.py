@@ -332,7 +332,7 @@ class _HeadRung(ABC):
     kind = "fine-tuning"
     draws_on_train = False
     base_params = None  # the parameter count of the model it started from is not reported for a head
-    summary = retrieval = None  # not a prompting or retrieving rung
+    summary = retrieval = alignment = None  # not a prompting, retrieving or preference-trained rung
 
     def __init__(self, task: Task, config: Config):
         self.task, self.config = task, config

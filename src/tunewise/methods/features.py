@@ -183,7 +183,7 @@ class FeatureRung:
     resume = False  # fitting a logistic regression has no saved state to continue from
     base_params = None  # the frozen model predicts unchanged, with the classifier added
     other_tasks = ()  # scored on this run's task only
-    summary = retrieval = None  # not a prompting or retrieving rung
+    summary = retrieval = alignment = None  # not a prompting, retrieving or preference-trained rung
 
     def __init__(self, task: Task, config: Config, source: Source):
         if source not in ("decoder", "encoder"):

@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from tunewise.methods.composition import SingleTaskAdapter
     from tunewise.methods.multitask import TaskData
     from tunewise.rag.rungs import RagIndex
+    from tunewise.records import Example
     from tunewise.task import Task
 
 
@@ -40,6 +41,9 @@ class PlanContext:
     # The single-task LoRAs of a multi-task run as they stand when asked (composition combines them; the plan runs
     # them first). None outside a run.
     single_task_adapters: Callable[[], list[SingleTaskAdapter]] | None = None
+    train: list[Example] = field(default_factory=list)  # the training split (the alignment rungs check its pairs)
+    # Where the `sft` rung's LoRA is once it has run (the alignment rungs start from it); None outside a run.
+    sft_adapter: Callable[[], Path | None] | None = None
 
 
 @dataclass(frozen=True)
@@ -52,3 +56,4 @@ class MethodSpec:
     one_process: bool = False  # writes files of its own beside the trained weights: refused in multi-process runs
     per_task: bool = False  # scored on every task of a multi-task config next to one LoRA per task (brings lora)
     after_single_task_loras: bool = False  # combines the single-task LoRAs, so the plan trains them just before it
+    after_sft: bool = False  # starts from the `sft` rung's LoRA, so the plan brings `sft` and runs it first

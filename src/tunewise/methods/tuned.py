@@ -116,6 +116,7 @@ class TunedRung:
     draws_on_train = False
     summary = None  # prompting rungs' settings; none here
     retrieval = None  # set by predict when the rung retrieves (rag_lora)
+    alignment = None  # set by predict in the sft and alignment rungs (methods/alignment.py)
 
     def __init__(self, task: Task, config: Config, method: Method):
         self.task, self.config, self.method = task, config, method

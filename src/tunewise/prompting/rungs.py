@@ -52,6 +52,7 @@ class UnchangedBaseRung:
     base_params = None
     other_tasks = ()
     draws_on_train = False
+    alignment = None  # not trained on preferences
     base: BaseModelCache
     name: str
     task: Task

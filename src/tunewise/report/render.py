@@ -176,6 +176,7 @@ def markdown(report: dict) -> str:
     out += all_metrics_markdown(report)
     out += prompting_markdown(report)
     out += retrieval_markdown(report)
+    out += alignment_markdown(report)
     out += rungs_in_words_markdown(report)
     for rung in report["rungs"]:
         t = rung.get("training")
@@ -333,6 +334,37 @@ def retrieval_markdown(report: dict) -> list[str]:
         cells = [interval_text(rung["retrieval"][k]) for k in ks]
         out.append(f"| {rung['name']} | {rung['retrieval']['retriever']} | " + " | ".join(cells) + " |")
     return out
+
+
+def alignment_markdown(report: dict) -> list[str]:
+    """The preference-trained rungs beyond their answers: held-out preference accuracy, the chosen replies' log-prob
+    drift, KL to the model each started from, and each against sft (paired tests on the same test items)."""
+    rows = [r for r in report["rungs"] if r.get("alignment")]
+    if not rows:
+        return []
+    metric = report["task"]["metric"]
+    out = ["", "## Alignment", "",
+           "Preference accuracy: held-out pairs whose chosen reply the rung's model finds more likely. Chosen drift: "
+           "mean change of the chosen replies' log-prob from the reference (negative: DPO-style likelihood "
+           "displacement). KL: mean log-ratio to the reference on the rung's own answers (per answer; per token). "
+           "vs sft: difference and paired p-value (McNemar for 0/1 scores).", "",
+           f"| rung | reference | preference accuracy | chosen drift | KL to reference | {metric} vs sft | "
+           "preference accuracy vs sft |", "|---|---|---|---|---|---|---|"]
+    for rung in rows:
+        a = rung["alignment"]
+        kl = f"{interval_text(a['kl_to_reference'])}; {a['kl_per_token']:.3f}/token" if "kl_to_reference" in a else "-"
+        vs = a.get("vs_sft") or {}
+        cells = [interval_text(a[k]) if k in a else "-" for k in ("preference_accuracy", "chosen_logp_drift")]
+        out.append(f"| {rung['name']} | {a['reference']} | {cells[0]} | {cells[1]} | {kl} | "
+                   f"{_against_sft(vs.get(metric))} | {_against_sft(vs.get('preference_accuracy'))} |")
+    return out
+
+
+def _against_sft(comparison: dict | None) -> str:
+    if not comparison:
+        return "-"
+    p = comparison["p_mcnemar"] if comparison.get("p_mcnemar") is not None else comparison["p_bootstrap"]
+    return f"{comparison['difference']:+.3f} (p={p:.3g})"
 
 
 def classes_markdown(report: dict, most_confused: int = 10) -> list[str]:

@@ -130,7 +130,7 @@ def train(
     those values anyway, and fp32 weights would be cast again on every call. Trainable weights stay fp32.
     """
     started = time.perf_counter()
-    with _training_attention(model), _checkpointing(model, cfg.gradient_checkpointing), \
+    with training_attention(model), _checkpointing(model, cfg.gradient_checkpointing), \
             lean_layers(model, cfg.lean_layers), _stop_requests() as stop:
         return _train(model, train_data, val_data, cfg, Path(out_dir), pad_id, started, loss_fn, resume, stop, on_eval)
 
@@ -141,7 +141,7 @@ def _train(
     on_eval: Callable[[int, float], None] | None,
 ) -> TrainResult:
     # ------------------------------------------------------------------ setup
-    accelerator = _setup_accelerator()
+    accelerator = setup_accelerator()
     set_seed(cfg.seed)  # python, numpy and torch: data order and dropout repeat exactly
     model.to(accelerator.device)
     # bf16 autocast is entered by hand: accelerate's mixed_precision is fixed once per process and only wraps
@@ -152,7 +152,7 @@ def _train(
         raise TrainingError("the model has no trainable parameters; apply a fine-tuning method first")
     if cfg.lr is None:
         raise TrainingError("train.lr is empty: set it, or let the rung pick it first (train.probe.learning_rate)")
-    optimizer = _setup_optimizer(params, cfg)
+    optimizer = setup_optimizer(params, cfg)
     batches_per_epoch = math.ceil(len(train_data) / cfg.batch_size) // accelerator.num_processes
     if batches_per_epoch == 0 or not any(label != IGNORE_INDEX for e in train_data for label in e.labels[1:]):
         raise TrainingError(
@@ -170,7 +170,7 @@ def _train(
     st = _setup_state(checkpoints, model, optimizer, scheduler, fingerprint, resume, accelerator)
     stream = _micro_batches(train_data, cfg, pad_id, accelerator, skip=st.micro_batches_done)
     val_batches = _setup_val_batches(val_data, cfg, pad_id, accelerator.device)
-    log_path, best_path = _setup_outputs(out_dir, accelerator, st.log)
+    log_path, best_path = setup_outputs(out_dir, accelerator, st.log)
     # The time budget counts this call's wall time and, for a resumed run, the training time before its state.
     budget_s = None if cfg.max_minutes is None else cfg.max_minutes * 60 - st.train_s
 
@@ -188,7 +188,7 @@ def _train(
             step_answers = max(1, int(accelerator.reduce(torch.tensor(step_answers, device=accelerator.device), "sum")))
             step_loss_sum = 0.0
             for batch in group:
-                _set_attention(model, attention_for(batch, cfg.attention))
+                set_attention(model, attention_for(batch, cfg.attention))
                 with autocast():
                     loss_sum, _ = loss_fn(model, batch)
                 if not torch.isfinite(loss_sum):
@@ -210,7 +210,7 @@ def _train(
                         p.grad = accelerator.reduce(p.grad, "sum")
                 # The whole step's loss (every process's share), so the log reads like a single process's.
                 step_loss_sum = float(accelerator.reduce(torch.tensor(step_loss_sum, device=accelerator.device), "sum"))
-            grad_norm = _clip_gradients(params, cfg.max_grad_norm)
+            grad_norm = clip_gradients(params, cfg.max_grad_norm)
             lr = scheduler.get_last_lr()[0]
             optimizer.step()
             scheduler.step()
@@ -230,10 +230,10 @@ def _train(
             last = st.step == total_steps or out_of_time
 
             if st.step % cfg.log_every == 0 or last:
-                event = _event("train", st.step, epoch, lr, st.real_tokens, st.train_s, started,
+                event = log_event("train", st.step, epoch, lr, st.real_tokens, st.train_s, started,
                                loss=st.window_loss / st.window_answers, grad_norm=grad_norm)
                 st.window_loss = st.window_answers = 0.0
-                _write_event(st.log, event, log_path, accelerator)
+                write_event(st.log, event, log_path, accelerator)
                 eta_s = (total_steps - st.step) * st.train_s / st.step
                 status = f"loss {event['loss']:.4f}  {event['tokens_per_s']:.0f} tok/s"
                 if show is None:
@@ -244,8 +244,8 @@ def _train(
 
             if val_batches and (st.step % eval_every == 0 or last):
                 val_loss = _validation_loss(model, val_batches, autocast, cfg.attention, loss_fn)
-                event = _event("eval", st.step, epoch, lr, st.real_tokens, st.train_s, started, val_loss=val_loss)
-                _write_event(st.log, event, log_path, accelerator)
+                event = log_event("eval", st.step, epoch, lr, st.real_tokens, st.train_s, started, val_loss=val_loss)
+                write_event(st.log, event, log_path, accelerator)
                 accelerator.print(f"step {st.step}/{total_steps}  val_loss {val_loss:.4f}", file=sys.stderr)
                 if on_eval is not None:
                     on_eval(st.step, val_loss)  # may raise to end training here (a tuner pruning its trial)
@@ -428,11 +428,14 @@ EAGER_MAX_WIDTH = 192
 
 def attention_for(batch: dict[str, Tensor], choice: str) -> str:
     """The attention kernel a micro-batch trains with: `choice`, or for auto the faster one for its width."""
+    return attention_for_width(batch["input_ids"].shape[1], batch["input_ids"].is_cuda, choice)
+
+
+def attention_for_width(width: int, on_cuda: bool, choice: str) -> str:
+    """The attention kernel for rows of `width` tokens: `choice`, or for auto eager on short CPU rows, else SDPA."""
     if choice != "auto":
         return choice
-    if batch["input_ids"].is_cuda:
-        return "sdpa"
-    return "eager" if batch["input_ids"].shape[1] <= EAGER_MAX_WIDTH else "sdpa"
+    return "eager" if not on_cuda and width <= EAGER_MAX_WIDTH else "sdpa"
 
 
 def _base_model(model: nn.Module) -> nn.Module:
@@ -460,29 +463,29 @@ def _checkpointing(model: nn.Module, enabled: bool) -> Iterator[None]:
         disable()
 
 
-def _set_attention(model: nn.Module, name: str) -> None:
+def set_attention(model: nn.Module, name: str) -> None:
     base = _base_model(model)
     if getattr(base.config, "_attn_implementation", name) != name and hasattr(base, "set_attn_implementation"):
         base.set_attn_implementation(name)
 
 
 @contextmanager
-def _training_attention(model: nn.Module) -> Iterator[None]:
+def training_attention(model: nn.Module) -> Iterator[None]:
     """Restore the model's own attention kernel after training switched it (prediction keeps its own)."""
     before = getattr(_base_model(model).config, "_attn_implementation", None)
     try:
         yield
     finally:
         if before is not None:
-            _set_attention(model, before)
+            set_attention(model, before)
 
 
-def _setup_accelerator() -> Accelerator:
+def setup_accelerator() -> Accelerator:
     # No mixed_precision argument: accelerate rejects a second Accelerator in the process with a different one.
     return Accelerator(cpu=not torch.cuda.is_available())
 
 
-def _setup_optimizer(params: list[nn.Parameter], cfg: TrainConfig) -> torch.optim.AdamW:
+def setup_optimizer(params: list[nn.Parameter], cfg: TrainConfig) -> torch.optim.AdamW:
     """AdamW with weight decay on matrices only (not biases or norms); fused: ~3x faster step than foreach on CPU."""
     groups = [
         {"params": [p for p in params if p.ndim >= 2], "weight_decay": cfg.weight_decay},
@@ -534,7 +537,7 @@ def _setup_val_batches(
     ]
 
 
-def _setup_outputs(out_dir: Path, accelerator: Accelerator, log: list[dict]) -> tuple[Path, Path]:
+def setup_outputs(out_dir: Path, accelerator: Accelerator, log: list[dict]) -> tuple[Path, Path]:
     """(train_log.jsonl, best weights path); the log is rewritten with `log`, the events up to where this run
     starts (none for a fresh run; a resumed run drops the events its killed predecessor wrote after the state)."""
     log_path = out_dir / "train_log.jsonl"
@@ -548,7 +551,7 @@ def _setup_outputs(out_dir: Path, accelerator: Accelerator, log: list[dict]) -> 
 # ---------------------------------------------------------------------- loop helpers
 
 
-def _clip_gradients(params: list[nn.Parameter], max_norm: float | None) -> float:
+def clip_gradients(params: list[nn.Parameter], max_norm: float | None) -> float:
     """Clip to max_norm (when set) and return the norm before clipping."""
     limit = max_norm if max_norm is not None else math.inf
     return float(torch.nn.utils.clip_grad_norm_(params, limit))
@@ -559,7 +562,7 @@ def validation_loss(model: nn.Module, data: list[Encoded], cfg: TrainConfig, pad
     """Mean loss over every answer token of the first cfg.max_val_examples of `data`, as the loop validates."""
     device = next(model.parameters()).device
     autocast = partial(torch.autocast, device.type, dtype=torch.bfloat16, enabled=cfg.precision == "bf16")
-    with _training_attention(model):
+    with training_attention(model):
         return _validation_loss(model, _setup_val_batches(data, cfg, pad_id, device), autocast, cfg.attention, loss_fn)
 
 
@@ -571,7 +574,7 @@ def _validation_loss(
     model.eval()
     loss_sum, n_answers = 0.0, 0
     for batch in batches:
-        _set_attention(model, attention_for(batch, attention))
+        set_attention(model, attention_for(batch, attention))
         with autocast():
             batch_sum, batch_answers = loss_fn(model, batch)
         loss_sum += batch_sum.item()
@@ -579,7 +582,7 @@ def _validation_loss(
     return loss_sum / max(n_answers, 1)
 
 
-def _event(
+def log_event(
     kind: str, step: int, epoch: float, lr: float, real_tokens: int, train_s: float, started: float,
     loss: float | None = None, val_loss: float | None = None, grad_norm: float | None = None,
 ) -> dict:
@@ -598,7 +601,7 @@ def _event(
     }
 
 
-def _write_event(log: list[dict], event: dict, path: Path, accelerator: Accelerator) -> None:
+def write_event(log: list[dict], event: dict, path: Path, accelerator: Accelerator) -> None:
     log.append(event)
     if accelerator.is_main_process:
         with path.open("a", encoding="utf-8") as f:
