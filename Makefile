@@ -95,8 +95,10 @@ bench: install-test
 	mkdir -p $(BENCH_OUT)
 	set -o pipefail; $(PY) bench/train_speed.py 2>&1 | tee $(BENCH_OUT)/train_speed.txt
 	set -o pipefail; $(PY) bench/eval_speed.py 2>&1 | tee $(BENCH_OUT)/eval_speed.txt
+	set -o pipefail; $(PY) bench/dpo_vs_trl.py 2>&1 | tee $(BENCH_OUT)/dpo_vs_trl.txt
 	@echo
-	@grep -h -E '^(ratio_|train_mfu)' $(BENCH_OUT)/train_speed.txt $(BENCH_OUT)/eval_speed.txt | grep -v '^ratio_generate'
+	@grep -h -E '^(ratio_|train_mfu|dpo_)' $(BENCH_OUT)/train_speed.txt $(BENCH_OUT)/eval_speed.txt \
+		$(BENCH_OUT)/dpo_vs_trl.txt | grep -v '^ratio_generate'
 
 # ~4 min: `tunewise serve` under a bounded load (requests/s, p50/p95), one adapter vs alternating two.
 bench-serve: install-test

@@ -44,6 +44,13 @@ def test_train_speed_compares_with_trl(tiny_model_dir, tmp_path):
     assert len(differences) == 2 and all(abs(d) < 2 for d in differences), out
 
 
+def test_dpo_agrees_with_trl_and_is_timed_against_it(tiny_model_dir, tmp_path):
+    out = run_bench("dpo_vs_trl.py", tiny_model_dir, tmp_path / "home", "--speed-steps", "1", "--batch-size", "2")
+    assert headline(out, "dpo_step0_loss_gap") < 1e-5  # both log 2: a fresh LoRA is its reference
+    assert headline(out, "dpo_max_loss_gap") < 1e-4
+    assert headline(out, "ratio_dpo_tokens_per_s_vs_trl") > 0
+
+
 def test_eval_speed_compares_with_hf_generate(tiny_model_dir, tmp_path):
     out = run_bench("eval_speed.py", tiny_model_dir, tmp_path / "home", "--n", "4", "--n-generate", "2")
     assert headline(out, "ratio_eval_examples_per_s_vs_hf_generate") > 0

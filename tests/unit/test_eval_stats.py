@@ -4,9 +4,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tunewise.evaluate.scorers import accuracy, macro_f1, token_f1
+from tunewise.evaluate.scorers import accuracy, bleu, chrf, macro_f1, token_f1
 from tunewise.evaluate.stats import (
     bootstrap_ci,
+    bootstrap_corpus_ci,
     bootstrap_macro_f1_ci,
     bootstrap_mean_ci,
     metrics_with_ci,
@@ -41,6 +42,17 @@ def test_vectorised_macro_f1_equals_generic_loop():
     generic = bootstrap_ci(lambda p, r: macro_f1(p, r, labels), preds, refs, n_resamples=200, seed=7)
     fast = bootstrap_macro_f1_ci(preds, refs, labels, n_resamples=200, seed=7)
     assert fast == pytest.approx(generic, abs=1e-12)
+
+
+@pytest.mark.parametrize("name, metric", [("bleu", bleu), ("chrf", chrf)])
+def test_corpus_metrics_from_summed_statistics_equal_the_generic_loop(name, metric):
+    rng = np.random.default_rng(2)
+    words = "the order ships today refund your parcel is late we are sorry".split()
+    refs = [" ".join(rng.choice(words, size=int(rng.integers(3, 12)))) for _ in range(40)]
+    preds = [" ".join(r.split()[: int(rng.integers(1, 12))] + list(rng.choice(words, size=2))) for r in refs]
+    generic = bootstrap_ci(metric, preds, refs, n_resamples=100, seed=3)
+    fast = bootstrap_corpus_ci(name, preds, refs, n_resamples=100, seed=3)
+    assert fast == pytest.approx(generic, abs=1e-9)
 
 
 def test_metrics_with_ci_brackets_the_value():

@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 import sacrebleu
 from rouge_score import rouge_scorer
+from sacrebleu.metrics import BLEU, CHRF
 from sklearn.metrics import confusion_matrix, f1_score, precision_recall_fscore_support
 
 _ARTICLES = re.compile(r"\b(a|an|the)\b")
@@ -87,6 +88,24 @@ def chrf(predictions: Sequence[str], references: Sequence[str]) -> float:
     """Corpus chrF (sacrebleu: character 6-grams, beta 2), scaled to 0-1."""
     _check_lengths(predictions, references)
     return sacrebleu.corpus_chrf(list(predictions), [list(references)]).score / 100 if references else 0.0
+
+
+# sacrebleu's metric objects with the defaults corpus_bleu / corpus_chrf use. Their per-item statistics (n-gram
+# matches and totals) summed over items give the corpus score, so a bootstrap resample sums rows instead of
+# re-tokenising every text (sacrebleu 2.x's _extract_corpus_statistics / _compute_score_from_stats; pinned < 3).
+CORPUS_METRICS = {"bleu": BLEU(), "chrf": CHRF()}
+
+
+def corpus_statistics(name: str, predictions: Sequence[str], references: Sequence[str]) -> np.ndarray:
+    """(n, k) per-item sufficient statistics of corpus BLEU or chrF (`name`); their column sums give the score."""
+    _check_lengths(predictions, references)
+    return np.asarray(CORPUS_METRICS[name]._extract_corpus_statistics(list(predictions), [list(references)]),
+                      dtype=float)
+
+
+def score_from_statistics(name: str, summed: np.ndarray) -> float:
+    """Corpus BLEU or chrF (0-1) from the column sums of `corpus_statistics`."""
+    return CORPUS_METRICS[name]._compute_score_from_stats(summed.tolist()).score / 100
 
 
 _ROUGE = rouge_scorer.RougeScorer(["rouge1", "rouge2", "rougeL"], use_stemmer=False)

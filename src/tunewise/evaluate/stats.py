@@ -9,11 +9,14 @@ from collections.abc import Sequence
 import numpy as np
 
 from tunewise.evaluate.scorers import (
+    CORPUS_METRICS,
     Metric,
     contains_one,
+    corpus_statistics,
     metric_functions,
     normalize_answer,
     rouge_one,
+    score_from_statistics,
     token_f1_one,
 )
 
@@ -84,6 +87,23 @@ def bootstrap_mean_ci(
     return percentile_interval(scores[resample_indices(len(scores), n_resamples, seed)].mean(axis=1), confidence)
 
 
+def bootstrap_corpus_ci(
+    name: str,
+    predictions: Sequence[str],
+    references: Sequence[str],
+    n_resamples: int = 1000,
+    confidence: float = 0.95,
+    seed: int = 0,
+) -> tuple[float, float]:
+    """Percentile bootstrap interval of corpus BLEU or chrF: each resample's score from its items' summed
+    statistics (the texts are tokenised once, not once per resample: ~100x faster than the generic loop)."""
+    if len(references) == 0:
+        return (float("nan"), float("nan"))
+    stats = corpus_statistics(name, predictions, references)  # (n, k)
+    sums = stats[resample_indices(len(references), n_resamples, seed)].sum(axis=1)  # (R, k)
+    return percentile_interval(np.array([score_from_statistics(name, row) for row in sums]), confidence)
+
+
 def bootstrap_macro_f1_ci(
     predictions: Sequence[str],
     references: Sequence[str],
@@ -130,6 +150,8 @@ def metrics_with_ci(
             low, high = bootstrap_mean_ci(item_scores, n_resamples, confidence, seed)
         elif name == "macro_f1":
             low, high = bootstrap_macro_f1_ci(predictions, references, labels, n_resamples, confidence, seed)
+        elif name in CORPUS_METRICS:
+            low, high = bootstrap_corpus_ci(name, predictions, references, n_resamples, confidence, seed)
         else:
             low, high = bootstrap_ci(fn, predictions, references, n_resamples, confidence, seed)
         result[name] = {"value": fn(predictions, references), "ci_low": low, "ci_high": high}

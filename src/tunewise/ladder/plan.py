@@ -48,7 +48,7 @@ def planned_methods(config: Config) -> list[str]:
     (just before the first of them) when not planned; a method that combines the single-task LoRAs (composition)
     also moves `lora` before it. Alignment methods that start from the SFT model bring (or move) `sft` before them.
     """
-    names = list(METHODS) if config.plan == "thorough" else list(config.methods)
+    names = [n for n, spec in METHODS.items() if spec.thorough] if config.plan == "thorough" else list(config.methods)
     first = next((name for name in names if METHODS[name].per_task), None)
     if first and "lora" not in names:
         names.insert(names.index(first), "lora")
@@ -78,7 +78,8 @@ def one_process_only(config: Config) -> list[str]:
 
 def build_plan(config: Config, task: Task, train: list[Example], others: list[TaskData] | None = None,
                single_task_adapters: Callable[[], list[SingleTaskAdapter]] | None = None,
-               sft_adapter: Callable[[], Path | None] | None = None) -> list[PlannedRung]:
+               sft_adapter: Callable[[], Path | None] | None = None,
+               reward_model: Callable[[], Path | None] | None = None) -> list[PlannedRung]:
     """The rungs to run, in order. `train`: the training split (nearest-neighbour demonstrations and retrieval
     index it); `others`: the other tasks of a multi-task config; `single_task_adapters`: where the single-task LoRAs
     are once they have run (the run loop knows; composition combines them); `sft_adapter`: where the sft rung's
@@ -86,7 +87,7 @@ def build_plan(config: Config, task: Task, train: list[Example], others: list[Ta
     others = others or []
     index = RagIndex(config, train)
     plan = [PlannedRung(rung, Path("rungs") / rung.name) for rung in prompting_rungs(config, task, train, index)]
-    context = PlanContext(config, task, others, index, single_task_adapters, train, sft_adapter)
+    context = PlanContext(config, task, others, index, single_task_adapters, train, sft_adapter, reward_model)
     singles = [PlannedRung(single_task_rung(config, t), Path("tasks") / t.name / "lora", t) for t in others] \
         if multi_task(config) else []
     for name in planned_methods(config):

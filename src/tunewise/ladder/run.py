@@ -69,6 +69,7 @@ from tunewise.methods.multitask import (
     multitask_summary,
     prepare_tasks,
 )
+from tunewise.methods.reward import reward_win_rates
 from tunewise.models.embed import TextEncoder
 from tunewise.models.load import eval_dtype, load_causal_lm
 from tunewise.prompting.templates import token_counter, user_text
@@ -218,12 +219,35 @@ class _Ladder:
         sft = next((r for r in self.results if r.name == "sft" and not r.skipped), None)
         return None if sft is None else self.run_dir / "rungs" / "sft" / "adapter"
 
+    def reward_model(self) -> Path | None:
+        """The reward_model rung's saved files once it has run (None when it was skipped or has not run)."""
+        rung = next((r for r in self.results if r.name == "reward_model" and not r.skipped), None)
+        return None if rung is None else self.run_dir / "rungs" / "reward_model" / "adapter"
+
+    def reward_win_rates(self) -> None:
+        """Every preference-trained rung's answers against sft's, judged by the run's reward model (once per rung)."""
+        finished = {r.name: r for r in self.results if not r.skipped}
+        if "reward_model" not in finished or "sft" not in finished:
+            return
+        rungs = [r for r in self.results if r.alignment and r.name not in ("sft", "reward_model")
+                 and "reward_win_rate_vs_sft" not in r.alignment and r.predictions]
+        if not rungs:
+            return
+        self.log("[tunewise] reward model: scoring every alignment rung's answers against sft's")
+        found = reward_win_rates(self.run_dir / "rungs" / "reward_model" / "adapter", self.config, self.task,
+                                 self.test, [p.output for p in finished["sft"].predictions],
+                                 {r.name: [p.output for p in r.predictions] for r in rungs})
+        for r in rungs:
+            r.alignment["reward_win_rate_vs_sft"] = found[r.name]
+
     def report(self, partial: dict | None = None) -> dict:
         """report.json of the rungs finished so far. A `partial` one (the run was interrupted) leaves out the
         forgetting check, which would load and score the base model again."""
         config, task, results = self.config, self.task, self.results
         significance = paired_tests(results, task.metric, config)
         against_sft(results, task.metric, config)
+        if partial is None:
+            self.reward_win_rates()
         rec = recommend([r for r in results if not r.skipped], task.metric, significance, config.eval.alpha,
                         config.decision)
         return build_report(
@@ -256,7 +280,7 @@ def _run_ladder(config: Config, log, resume: Path | None, recorder: RunRecorder,
         log(f"[tunewise] {len(split.train)} train / {len(split.val)} val / {len(ladder.test)} test examples; "
             f"task {ladder.task.type}")
         plan = build_plan(config, ladder.task, split.train, ladder.others, ladder.single_task_adapters,
-                          ladder.sft_adapter)
+                          ladder.sft_adapter, ladder.reward_model)
         planned_names = [p.rung.name for p in plan]
         while plan:
             # Taken off the plan, a rung is freed once scored: its model, and after the last prompting rung the

@@ -23,12 +23,14 @@ from tunewise.methods import (
     prompt_learning,
     qlora,
     rag_lora,
+    reward,
+    rl,
 )
 from tunewise.methods.spec import MethodSpec, SectionSpec
 
 MODULES = (
     features, freeze, prompt_learning, ia3, lora, bottleneck, classifier, dapt, multitask, composition, full, qlora,
-    rag_lora, alignment,
+    rag_lora, alignment, reward, rl,
 )
 METHODS: dict[str, MethodSpec] = {spec.name: spec for module in MODULES for spec in module.METHODS}
 SECTIONS: list[SectionSpec] = [module.SECTION for module in MODULES if module.SECTION is not None]

@@ -39,6 +39,8 @@ SFT_FOLDER = "sft"  # inside an aligned rung's adapter folder: the SFT LoRA the 
 
 
 class AlignmentConfig(Section):
+    """The preference rungs' settings (methods/alignment.py, reward.py, rl.py)."""
+
     lr: float = Field(5e-5, gt=0, description="peak learning rate of the DPO/IPO/ORPO/SimPO/KTO LoRA (the run's "
                       "train section sets the rest: batch size, epochs or max_steps, schedule, patience)")
     beta: float = Field(0.1, gt=0, description="DPO/IPO/KTO: how far the policy may move from the reference (small: "
@@ -53,6 +55,18 @@ class AlignmentConfig(Section):
     kto_desirable_weight: float = Field(1.0, gt=0, description="KTO: weight of desirable replies' loss")
     kto_undesirable_weight: float = Field(1.0, gt=0, description="KTO: weight of undesirable replies' loss (raise "
                                           "it when undesirable replies are rarer)")
+    reward_lr: float = Field(1e-4, gt=0, description="the reward model's LoRA and head")
+    best_of: int = Field(4, ge=1, description="the reward_model rung answers with the best of this many sampled "
+                         "replies of the sft model (each sample costs one more generation pass)")
+    best_of_temperature: float = Field(0.8, gt=0, description="sampling temperature of those replies (and of "
+                                       "GRPO's samples)")
+    rl_lr: float = Field(5e-5, gt=0, description="GRPO: peak learning rate of its LoRA")
+    rl_steps: int = Field(20, ge=1, description="GRPO: optimizer steps (each generates rl_group x "
+                          "rl_prompts_per_step completions: the slow part on a CPU)")
+    rl_group: int = Field(4, ge=2, description="GRPO: completions per prompt whose rewards are compared")
+    rl_prompts_per_step: int = Field(2, ge=1, description="GRPO: prompts per optimizer step")
+    rl_kl: float = Field(0.04, ge=0, description="GRPO: weight of the KL penalty to the reference (the SFT model); "
+                         "0 skips the reference pass")
 
 
 def objective(config: Config, name: str) -> Objective:
@@ -190,7 +204,7 @@ def load_aligned(model, tokenizer, directory: Path, base: str):
 
 
 def _description(name: str, objective: Objective, lc) -> str:
-    what = {"dpo": "DPO (sigmoid)", "ipo": "IPO", "orpo": "ORPO", "simpo": "SimPO", "kto": "KTO"}[name]
+    what = {"dpo": "DPO (sigmoid)", "ipo": "IPO", "orpo": "ORPO", "simpo": "SimPO", "kto": "KTO"}.get(name, name)
     start = "on the base" if name == "orpo" else "on the SFT model"
     return f"{what} beta={objective.beta:g}, LoRA r={lc.r} {start}"
 
@@ -205,8 +219,8 @@ def _sft(plan: PlanContext) -> list:
     return [rung]
 
 
-SECTION = SectionSpec("alignment", AlignmentConfig, "preference alignment rungs (dpo, ipo, orpo, simpo, kto); sft "
-                      "is their baseline")
+SECTION = SectionSpec("alignment", AlignmentConfig, "preference alignment rungs (dpo, ipo, orpo, simpo, kto, "
+                      "reward_model); sft is their baseline")
 METHODS = [
     MethodSpec("sft", "LoRA on the chosen replies of preference data: the baseline of the alignment rungs", _sft,
                one_process=True),

@@ -10,6 +10,7 @@ import torch
 
 from tunewise.errors import ModelError
 from tunewise.methods import bottleneck, freeze
+from tunewise.methods.alignment import SFT_FOLDER, load_aligned
 from tunewise.methods.classifier import HEAD_CONFIG
 from tunewise.models.adapted import (
     PEFT_CONFIG,
@@ -52,6 +53,8 @@ def load_adapted(target: str | Path, base: str | None = None, dtype: torch.dtype
         model = bottleneck.restore(model, tokenizer, path, base).to(dtype)
     elif kind == "freeze":
         model = freeze.restore(model, tokenizer, path, base).to(dtype)
+    elif (path / SFT_FOLDER).is_dir():  # an alignment rung's LoRA: on top of the SFT LoRA saved beside it
+        model = load_aligned(model, tokenizer, path, base).to(dtype)
     else:
         model = attach_peft_adapter(model, tokenizer, path, base).to(dtype)  # adapter weights too, as the ladder scores
     return model.eval(), tokenizer, f"{kind} adapter {path} on {base}"

@@ -44,6 +44,7 @@ class PlanContext:
     train: list[Example] = field(default_factory=list)  # the training split (the alignment rungs check its pairs)
     # Where the `sft` rung's LoRA is once it has run (the alignment rungs start from it); None outside a run.
     sft_adapter: Callable[[], Path | None] | None = None
+    reward_model: Callable[[], Path | None] | None = None  # where the reward_model rung's files are once it has run
 
 
 @dataclass(frozen=True)
@@ -57,3 +58,4 @@ class MethodSpec:
     per_task: bool = False  # scored on every task of a multi-task config next to one LoRA per task (brings lora)
     after_single_task_loras: bool = False  # combines the single-task LoRAs, so the plan trains them just before it
     after_sft: bool = False  # starts from the `sft` rung's LoRA, so the plan brings `sft` and runs it first
+    thorough: bool = True  # part of `plan: thorough` (False: opt-in only, named in `methods:`)

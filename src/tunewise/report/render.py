@@ -247,9 +247,14 @@ def rungs_in_words_markdown(report: dict) -> list[str]:
 def training_words(t: dict) -> str:
     """One sentence on a trained rung's run: steps, best validation loss, early stop, tokens and speed; and, when
     it was still improving at the end, that it is undertrained."""
-    words = (f"{t['steps']} optimizer steps ({t['epochs_done']:.2f} epochs), best validation loss "
-             f"{t['best_val_loss']:.4f} at step {t['best_step']}, early stop: {t['stopped_early']}; "
-             f"{t['real_tokens']:,} real tokens at {t['tokens_per_s']:.0f} tokens/s ({t['wall_s']:.0f} s).")
+    best = ("no validation loss" if t.get("best_val_loss") is None else
+            f"best validation loss {t['best_val_loss']:.4f} at step {t['best_step']}")
+    words = (f"{t['steps']} optimizer steps ({t['epochs_done']:.2f} epochs), {best}, early stop: "
+             f"{t['stopped_early']}; {t['real_tokens']:,} real tokens at {t['tokens_per_s']:.0f} tokens/s "
+             f"({t['wall_s']:.0f} s).")
+    rewards = [e["reward"] for e in t.get("curve") or [] if e.get("reward") is not None]
+    if rewards:  # on-policy RL: what it optimised, from the first step to the last
+        words += f" Mean reward {rewards[0]:.3f} at the first step, {rewards[-1]:.3f} at the last."
     if t.get("undertrained"):
         stop = f" (stopped by {t['stop_reason'].replace('_', ' ')})" if t.get("stop_reason") else ""
         words += f" {UNDERTRAINED} Undertrained: validation loss was still improving when training stopped{stop}."
@@ -348,15 +353,18 @@ def alignment_markdown(report: dict) -> list[str]:
            "mean change of the chosen replies' log-prob from the reference (negative: DPO-style likelihood "
            "displacement). KL: mean log-ratio to the reference on the rung's own answers (per answer; per token). "
            "vs sft: difference and paired p-value (McNemar for 0/1 scores).", "",
+           "Reward win rate: share of test prompts where the run's reward model prefers the rung's answer to sft's "
+           "(ties half); reward accuracy: the reward model's own held-out pairwise accuracy.", "",
            f"| rung | reference | preference accuracy | chosen drift | KL to reference | {metric} vs sft | "
-           "preference accuracy vs sft |", "|---|---|---|---|---|---|---|"]
+           "preference accuracy vs sft | reward win rate vs sft |", "|---|---|---|---|---|---|---|---|"]
     for rung in rows:
         a = rung["alignment"]
         kl = f"{interval_text(a['kl_to_reference'])}; {a['kl_per_token']:.3f}/token" if "kl_to_reference" in a else "-"
         vs = a.get("vs_sft") or {}
-        cells = [interval_text(a[k]) if k in a else "-" for k in ("preference_accuracy", "chosen_logp_drift")]
+        accuracy = a.get("preference_accuracy") or a.get("reward_accuracy")  # a reward model's: its pairwise one
+        cells = [interval_text(m) for m in (accuracy, a.get("chosen_logp_drift"), a.get("reward_win_rate_vs_sft"))]
         out.append(f"| {rung['name']} | {a['reference']} | {cells[0]} | {cells[1]} | {kl} | "
-                   f"{_against_sft(vs.get(metric))} | {_against_sft(vs.get('preference_accuracy'))} |")
+                   f"{_against_sft(vs.get(metric))} | {_against_sft(vs.get('preference_accuracy'))} | {cells[2]} |")
     return out
 
 

@@ -21,6 +21,7 @@ from peft import PeftModel
 from tunewise.config import load_config
 from tunewise.errors import ModelError, TunewiseError
 from tunewise.export.package import is_export, read_manifest
+from tunewise.methods.alignment import SFT_FOLDER
 from tunewise.methods.artifacts import adapter_kind
 from tunewise.models.adapted import (
     attach_peft_adapter,
@@ -160,6 +161,10 @@ def _adapter_problem(path: Path) -> str | None:
         what = {None: "not an adapter folder (no adapter_config.json)",
                 "head": "a classification head (it predicts labels, not text)"}.get(kind, f"a {kind} adapter")
         return f"{what}; the server takes LoRA-family or IA3 adapters (PEFT)"
+    if (path / SFT_FOLDER).is_dir():
+        return ("an alignment rung's LoRA, trained on top of the SFT LoRA beside it (adapter/sft): serve its merged "
+                "export (tunewise export RUN --rung NAME --format merged) or its package (tunewise export RUN --rung "
+                "NAME)")
     method = peft_type(path)
     if method not in SERVABLE:
         return (f"a {method} adapter; the server takes LoRA-family or IA3 adapters (prompt-learning adapters change "

@@ -29,7 +29,7 @@ def answer_loss_sum(model: nn.Module, batch: dict[str, Tensor]) -> tuple[Tensor,
     """
     if runs_whole(model):
         return _whole_model_loss_sum(model, batch)
-    body, head = _decoder_and_head(model)
+    body, head = decoder_and_head(model)
     hidden = body(
         input_ids=batch["input_ids"],
         attention_mask=batch.get("attention_mask"),
@@ -147,7 +147,7 @@ def _matmul_dtype(hidden: Tensor, weight: Tensor) -> torch.dtype:
     return torch.promote_types(hidden.dtype, weight.dtype)
 
 
-def _decoder_and_head(model: nn.Module) -> tuple[nn.Module, nn.Module]:
+def decoder_and_head(model: nn.Module) -> tuple[nn.Module, nn.Module]:
     """The decoder body (embeddings, layers, final norm; LoRA layers live inside it) and the output layer."""
     base = model.get_base_model() if isinstance(model, PeftModel) else model
     body = base.get_decoder() if hasattr(base, "get_decoder") else None

@@ -1,5 +1,6 @@
 """The preference recipe, read top to bottom: reference log-probs once, then DPO / IPO / ORPO / SimPO / KTO steps on
-the policy's log-probs of each reply, validation with early stopping, the best trainable weights kept.
+the policy's log-probs of each reply (or Bradley-Terry steps on a reward model's scores of each reply), validation
+with early stopping, the best trainable weights kept.
 
 A reply's log-prob is the sum over its tokens (end-of-turn included) of log p(token | prompt, reply so far), read
 where the row's own tokens are (prompt ids and reply ids are concatenated, never re-tokenised from joined text, and
@@ -47,10 +48,12 @@ from tunewise.train.loop import (
     training_attention,
     write_event,
 )
-from tunewise.train.loss import _decoder_and_head
+from tunewise.train.loss import decoder_and_head
 from tunewise.train.schedule import lr_lambda
 
 LOGIT_CHUNK = 256  # reply positions per output-layer chunk when scoring without gradients
+# (model, prompts, replies, pad id) -> ((R,) each row's score, (R,) each reply's token count): what a loss is made of
+RowScorer = Callable[[nn.Module, Sequence[list[int]], Sequence[list[int]], int], tuple[Tensor, Tensor]]
 
 
 @dataclass(frozen=True)
@@ -74,7 +77,7 @@ class EncodedPreference:
 class Objective:
     """Which preference loss, and its settings (methods/alignment.py documents each field)."""
 
-    name: str  # dpo | ipo | orpo | simpo | kto
+    name: str  # dpo | ipo | orpo | simpo | kto | bradley_terry (a reward model's pairwise loss)
     beta: float
     sft_weight: float = 0.0  # dpo/ipo: + this x the chosen reply's mean token NLL (against likelihood displacement)
     simpo_gamma: float = 1.0  # simpo: the target margin between mean log-probs, in units of beta
@@ -171,8 +174,11 @@ def objective_loss(objective: Objective, items: Sequence[EncodedPreference], log
         losses, margins = simpo_loss(pc, pr, nc, nr, beta, objective.simpo_gamma), pc / nc - pr / nr
     elif objective.name == "orpo":
         losses, margins = orpo_loss(pc, pr, nc, nr, objective.orpo_lambda), pc / nc - pr / nr
+    elif objective.name == "bradley_terry":  # pc, pr: a reward model's scores of the two replies
+        losses, margins = -F.logsigmoid(pc - pr), pc - pr
     else:
-        raise TrainingError(f"unknown preference objective {objective.name!r}; expected dpo, ipo, orpo, simpo or kto")
+        raise TrainingError(f"unknown preference objective {objective.name!r}; expected dpo, ipo, orpo, simpo, kto or "
+                            "bradley_terry")
     return BatchLoss(losses, margins.detach().tolist(), (pc > pr).tolist(), pc.detach().tolist())
 
 
@@ -196,7 +202,7 @@ def reply_logps(model: nn.Module, prompts: Sequence[list[int]], replies: Sequenc
         attention_mask[i, : len(row)] = 1
         predicts_reply[i, len(prompt) - 1 : len(row) - 1] = True
     input_ids, attention_mask, predicts_reply = input_ids.to(device), attention_mask.to(device), predicts_reply.to(device)
-    body, head = _decoder_and_head(model)
+    body, head = decoder_and_head(model)
     hidden = body(input_ids=input_ids, attention_mask=attention_mask, use_cache=False).last_hidden_state  # (R, T, C)
     row_of, position = predicts_reply.nonzero(as_tuple=True)  # (N,) each
     targets = input_ids[row_of, position + 1]  # (N,)
@@ -263,17 +269,19 @@ def train_preference(
     objective: Objective,
     out_dir: Path,
     pad_id: int,
+    score_rows: RowScorer = reply_logps,
 ) -> TrainResult:
     """Train the model's trainable parameters on preferences in place; it ends in eval mode with the best weights
     (lowest validation loss). cfg.lr must be set. train_log.jsonl gets the supervised loop's events plus margin,
-    accuracy (chosen reply more likely than rejected) and the chosen reply's mean log-prob."""
+    accuracy (chosen reply scored above the rejected one) and the chosen reply's mean score. `score_rows` scores
+    each (prompt, reply) row: the policy's log-prob, or a reward model's score."""
     started = time.perf_counter()
     with training_attention(model):
-        return _train(model, train_data, val_data, cfg, objective, Path(out_dir), pad_id, started)
+        return _train(model, train_data, val_data, cfg, objective, Path(out_dir), pad_id, started, score_rows)
 
 
 def _train(model, train_data, val_data, cfg: TrainConfig, objective: Objective, out_dir: Path, pad_id: int,
-           started: float) -> TrainResult:
+           started: float, score_rows: RowScorer) -> TrainResult:
     # ------------------------------------------------------------------ setup
     accelerator = setup_accelerator()
     if accelerator.num_processes > 1:
@@ -325,7 +333,7 @@ def _train(model, train_data, val_data, cfg: TrainConfig, objective: Objective, 
             width = max(len(p) + len(r) for p, r in zip(prompts, replies))
             set_attention(model, attention_for_width(width, accelerator.device.type == "cuda", cfg.attention))
             with autocast():
-                logps, counts = reply_logps(model, prompts, replies, pad_id)
+                logps, counts = score_rows(model, prompts, replies, pad_id)
             out = objective_loss(objective, items, logps, counts, None if refs is None else refs.to(logps.device))
             loss_sum = out.losses.sum()
             if not torch.isfinite(loss_sum):
@@ -359,7 +367,7 @@ def _train(model, train_data, val_data, cfg: TrainConfig, objective: Objective, 
 
         if val_data and (step % eval_every == 0 or last):
             val_loss, val_accuracy = evaluate_preference(model, val_data, val_references, objective, cfg, pad_id,
-                                                         autocast)
+                                                         autocast, score_rows)
             event = log_event("eval", step, epoch, lr, real_tokens, train_s, started, val_loss=val_loss)
             write_event(log, event | {"val_accuracy": val_accuracy}, log_path, accelerator)
             print(f"step {step}/{total_steps}  val_loss {val_loss:.4f}  val_accuracy {val_accuracy}", file=sys.stderr)
@@ -391,15 +399,16 @@ def _train(model, train_data, val_data, cfg: TrainConfig, objective: Objective, 
 
 @torch.no_grad()
 def evaluate_preference(model, items: Sequence[EncodedPreference], references: list[Tensor] | None,
-                        objective: Objective, cfg: TrainConfig, pad_id: int, autocast) -> tuple[float, float | None]:
-    """(mean loss, fraction of pairs whose chosen reply the policy finds more likely; None without pairs)."""
+                        objective: Objective, cfg: TrainConfig, pad_id: int, autocast,
+                        score_rows: RowScorer = reply_logps) -> tuple[float, float | None]:
+    """(mean loss, fraction of pairs whose chosen reply scores higher; None without pairs)."""
     model.eval()
     total, right, pairs = 0.0, 0, 0
     for start in range(0, len(items), cfg.batch_size):
         batch = items[start : start + cfg.batch_size]
         prompts, replies = _rows(batch)
         with autocast():
-            logps, counts = reply_logps(model, prompts, replies, pad_id)
+            logps, counts = score_rows(model, prompts, replies, pad_id)
         refs = None if references is None else torch.cat(references[start : start + len(batch)]).to(logps.device)
         out = objective_loss(objective, batch, logps, counts, refs)
         total += float(out.losses.sum())
