@@ -14,7 +14,7 @@ POLITE_CLOSINGS: tuple[str, ...] = (
     "Thanks for reaching out.",
     "We appreciate your patience.",
 )
-MAX_WORDS = 60
+MAX_WORDS = 40
 # The lookahead keeps "#A482130" from counting as "#A48213" followed by a stray digit.
 ORDER_NUMBER = re.compile(r"#[A-Z]\d{5}(?!\d)")
 SENTENCE_ENDS = ".!?\n"

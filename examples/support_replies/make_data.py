@@ -20,9 +20,9 @@ HERE = Path(__file__).resolve().parent
 SEED = 0
 COUNT = 480
 RULES = ("order_number", "word_limit", "closing")  # the keys of judge.rules_met, one broken per rejected reply
-TICKET_WORDS = (20, 60)
-REPLY_WORDS = (30, 55)  # chosen replies, and rejected ones that break another rule than the word limit
-LONG_WORDS = (70, 95)  # rejected replies that break the word limit: well past judge.MAX_WORDS, not just over
+TICKET_WORDS = (12, 30)
+REPLY_WORDS = (15, 32)  # chosen replies, and rejected ones that break another rule than the word limit
+LONG_WORDS = (46, 60)  # rejected replies that break the word limit: well past judge.MAX_WORDS, not just over
 TRIES = 200
 
 
@@ -71,154 +71,117 @@ SIZES = ("XS", "S", "M", "L", "XL", "XXL")
 TOPICS = (
     Topic(
         "late_delivery", GADGETS,
-        ("My order {order} for a {product} was supposed to arrive on {day}, but it still has not shown up. The "
-         "tracking page has not updated in days. Can you tell me where it is?",
-         "I ordered a {product} (order {order}) over a week ago and it is still not here. It was promised for "
-         "{day}. I need it soon, please check what is going on.",
-         "Still waiting on order {order}. The {product} should have been delivered last {day} and nobody has "
-         "contacted me. Is it lost?",
-         "Where is my {product}? Order {order} said delivery by {day} and the tracking just says in transit."),
-        ("I am sorry your {product} has not arrived yet.",
-         "Sorry for the delay with your {product}, I know how frustrating that is.",
-         "I apologise that your delivery is running late."),
-        ("I have checked {ref} and the courier reports a delay at the local depot; it should reach you within "
-         "two working days.",
-         "I have asked the courier to trace {ref} today, and if it is not found by Friday we will send a "
-         "replacement free of charge.",
-         "I have flagged {ref} as urgent with the courier, and you will get a tracking update by email within "
-         "24 hours."),
-        ("Tracking should update as soon as the parcel is scanned again.",
-         "If it still has not arrived by then, we will refund the delivery charge as well."),
+        ("My order {order} for a {product} was due on {day} and still has not arrived. Where is it?",
+         "Order {order} is late. The {product} was promised for {day} and tracking has not moved.",
+         "Still waiting on order {order}. The {product} should have come last {day}. Is it lost?",
+         "Where is my {product}? Order {order} said delivery by {day}, but tracking just says in transit."),
+        ("Sorry your {product} is late.",
+         "Sorry for the delay.",
+         "Apologies for the late delivery."),
+        ("The courier has {ref} at the depot, and it arrives within two days.",
+         "The courier is tracing {ref}; if it is lost, we send a replacement.",
+         "I have flagged {ref} as urgent; expect a tracking update within 24 hours."),
+        ("Tracking updates at the next scan.",
+         "We will also refund the delivery charge."),
     ),
     Topic(
         "damaged_item", GADGETS,
-        ("The {product} from order {order} arrived on {day} with a cracked casing and a crushed box. I would like "
-         "a replacement, please. I can send photos if needed.",
-         "Order {order} came today but the {product} is broken, it looks like it was dropped in transit. What "
-         "should I do?",
-         "I just unpacked my {product} (order {order}) and it is badly scratched and dented. It was meant to be a "
-         "gift for {day}. Please help."),
-        ("I am very sorry the {product} arrived damaged.",
-         "Sorry to hear your {product} was broken in transit.",
-         "I apologise that your {product} reached you in that state."),
-        ("I have arranged a free replacement for {ref}, which will ship tomorrow with next-day delivery.",
-         "A replacement for {ref} is on its way, and a prepaid return label for the damaged one is attached to "
-         "this email.",
-         "There is no need to send photos; I have issued a replacement under {ref} and you can recycle the "
-         "damaged one."),
-        ("The replacement comes in reinforced packaging this time.",
-         "We have reported the damage to the courier so you do not have to."),
+        ("The {product} from order {order} arrived on {day} with a cracked casing. I would like a replacement, "
+         "please.",
+         "Order {order} came today but the {product} is broken, probably dropped in transit. What should I do?",
+         "My {product} (order {order}) arrived scratched and dented. It was a gift for {day}. Please help."),
+        ("Sorry the {product} arrived damaged.",
+         "Sorry it was broken in transit.",
+         "Apologies for the damaged {product}."),
+        ("A free replacement for {ref} ships tomorrow by next-day delivery.",
+         "A replacement for {ref} is on its way, with a prepaid return label.",
+         "I have sent a replacement under {ref}; please recycle the damaged one."),
+        ("It comes in sturdier packaging.",
+         "We have told the courier about the damage."),
     ),
     Topic(
         "refund_request", GADGETS,
-        ("I returned the {product} from order {order} on {day} and have not received my refund yet. How long does "
-         "it usually take?",
-         "Please refund order {order}. The {product} did not work as described and I sent it back on {day}. I "
-         "have the return receipt.",
-         "I would like my money back for the {product} in order {order}. It is not what I expected. Do I need to "
-         "send it back first?"),
-        ("Sorry for the wait on your refund.",
-         "I am sorry the {product} did not work out for you.",
-         "Apologies that this has taken longer than it should."),
-        ("I can see the return on {ref}, and the refund has now been issued; it should reach your card within 3 "
-         "to 5 working days.",
-         "I have approved the refund for {ref}; once the item reaches our warehouse, the money goes back to your "
-         "original payment method.",
-         "The refund for {ref} has been processed today, and you will receive a confirmation email shortly."),
-        ("Your bank may take a day or two longer to show it.",
-         "The return label in your account covers the postage."),
+        ("I returned the {product} from order {order} on {day} and still have no refund. How long does it take?",
+         "Please refund order {order}. The {product} did not work and I sent it back on {day}.",
+         "I want my money back for the {product} in order {order}. Do I need to return it first?"),
+        ("Sorry for the wait.",
+         "Sorry the {product} did not work out.",
+         "Apologies for the slow refund."),
+        ("The refund for {ref} is issued and reaches your card within 5 working days.",
+         "The refund for {ref} is approved and paid once the item reaches us.",
+         "The refund for {ref} was processed today; a confirmation email is on its way."),
+        ("Your bank may take a little longer.",
+         "The return label covers postage."),
     ),
     Topic(
         "wrong_size", CLOTHES,
-        ("I ordered a {product} in size {size} but received size {wrong} instead. Order number {order}. Can I "
-         "exchange it for the right size?",
-         "The {product} in order {order} is the wrong size. I asked for {size} and the label says {wrong}. I need "
-         "it before {day}.",
-         "You sent me a size {wrong} {product} for order {order}, but I clearly picked {size} at checkout. How do "
-         "I swap it?"),
-        ("Sorry we sent the wrong size of {product}.",
-         "Apologies for the mix-up with the size of your {product}.",
-         "I am sorry the {product} you received was not the size you ordered."),
-        ("I have sent size {size} for {ref} by express delivery, and a free return label for the {wrong} is "
-         "included in the parcel.",
-         "I have set up an exchange on {ref}: the {size} ships today, and you can return the {wrong} at no cost "
-         "within 30 days.",
-         "The correct {size} for {ref} is reserved and leaves our warehouse today; please send the {wrong} back "
-         "whenever suits you."),
-        ("You will not be charged again for the exchange.",
-         "The {wrong} can go back in the same bag it came in."),
+        ("I ordered a {product} in size {size} but got {wrong}. Order {order}. Can I exchange it?",
+         "The {product} in order {order} is the wrong size: I asked for {size}, the label says {wrong}.",
+         "You sent a size {wrong} {product} for order {order}, but I picked {size}. How do I swap it?"),
+        ("Sorry we sent the wrong size.",
+         "Apologies for the size mix-up.",
+         "Sorry the size was wrong."),
+        ("Size {size} for {ref} ships today with a free return label.",
+         "I have set up an exchange on {ref}: the {size} ships today.",
+         "The size {size} for {ref} leaves today; return the {wrong} whenever suits you."),
+        ("You will not be charged again.",
+         "The {wrong} can go back in the same bag."),
     ),
     Topic(
         "double_charge", GADGETS,
-        ("I was charged twice for order {order}. My bank statement shows two payments of {amount} on {day}. "
-         "Please refund the duplicate.",
-         "Why did you take {amount} from my card two times? I only placed one order, {order}, for a {product}.",
-         "There are two identical charges of {amount} for order {order} on my card. Only one {product} was "
-         "ordered. Can you fix this?"),
-        ("I am sorry you were charged twice.",
-         "Apologies for the duplicate payment of {amount}.",
-         "Sorry about the double charge, that should not have happened."),
-        ("I have confirmed the duplicate payment on {ref} and refunded {amount} to your card; it can take up to "
-         "5 working days to appear.",
-         "The second charge on {ref} was a payment error on our side, and I have reversed it today.",
-         "I have refunded the extra {amount} taken for {ref}, and you will receive a confirmation email within "
-         "the hour."),
-        ("Some banks show the reversal as a separate line rather than removing the charge.",
-         "Your original payment for the {product} is unaffected."),
+        ("I was charged twice for order {order}: two payments of {amount} on {day}. Please refund one.",
+         "Why did you take {amount} from my card twice? I only placed one order, {order}.",
+         "There are two charges of {amount} for order {order} on my card, for one {product}. Please fix this."),
+        ("Sorry you were charged twice.",
+         "Apologies for the duplicate payment.",
+         "Sorry about the double charge."),
+        ("I have refunded the duplicate {amount} on {ref}; allow 5 working days.",
+         "The second charge on {ref} was our error, and I have reversed it.",
+         "I have refunded the extra {amount} for {ref} and emailed you a confirmation."),
+        ("Some banks show the reversal separately.",
+         "Your original payment is unaffected."),
     ),
     Topic(
         "cancel_order", GADGETS,
-        ("Please cancel order {order}. I ordered a {product} by mistake on {day} and no longer need it.",
-         "I changed my mind about the {product}. Can you cancel order {order} before it ships? I placed it on "
-         "{day}.",
-         "I need to cancel {order} as soon as possible. I found the {product} cheaper elsewhere. Has it been "
-         "shipped already?"),
-        ("Sorry the {product} was not what you needed.",
-         "No problem at all, and sorry for any worry.",
-         "I am sorry to see you change your mind, but I can help."),
-        ("I have cancelled {ref} before it left our warehouse, and the full amount will be refunded to your card "
-         "within 3 working days.",
-         "I have cancelled {ref} for you, so nothing will ship and you will not be charged.",
-         "I managed to stop {ref} before dispatch; your refund is on its way and you will get an email "
-         "confirming it."),
+        ("Please cancel order {order}. I ordered a {product} by mistake on {day}.",
+         "I changed my mind about the {product}. Can you cancel order {order} before it ships?",
+         "I need to cancel {order} now, I found the {product} cheaper elsewhere. Has it shipped?"),
+        ("No problem, sorry for any worry.",
+         "Sorry it was not what you needed.",
+         "Sorry for the trouble."),
+        ("I have cancelled {ref}; the full refund reaches your card within 3 days.",
+         "I have cancelled {ref}, so nothing will ship and you pay nothing.",
+         "I stopped {ref} before dispatch, and your refund is on its way."),
         ("You do not need to return anything.",
-         "The {product} is back in stock if you ever want it again."),
+         "No further charge will appear."),
     ),
     Topic(
         "address_change", GADGETS,
-        ("I just realised order {order} is going to my old address. Can you send the {product} to {address} "
-         "instead?",
-         "I moved last week. Please update the delivery address for order {order} to {address}. The {product} has "
-         "not shipped yet, I think.",
-         "Wrong address on order {order}! The {product} should go to {address}, not the one on file. Is it too "
-         "late to change it before {day}?"),
-        ("Thanks for letting us know, and sorry for the trouble.",
-         "Sorry for the confusion over the delivery address.",
-         "I apologise for the worry about where your {product} is going."),
-        ("I have updated the delivery address on {ref} to {address}, and the courier has confirmed the change.",
-         "The {product} on {ref} has not shipped yet, so I have changed the delivery address to {address}.",
-         "I have redirected {ref} to {address}; delivery may take one extra day because of the change."),
-        ("Your account now has the new address saved for future orders.",
-         "The courier will text you on the morning of delivery."),
+        ("Order {order} is going to my old address. Can you send the {product} to {address} instead?",
+         "I moved last week. Please change the delivery address for order {order} to {address}.",
+         "Wrong address on order {order}! The {product} should go to {address}. Is it too late?"),
+        ("Thanks for letting us know.",
+         "Sorry for the address confusion.",
+         "Sorry for the trouble."),
+        ("I have changed the address on {ref} to {address}.",
+         "Nothing has shipped on {ref} yet, so it now goes to {address}.",
+         "I have redirected {ref} to {address}; it may take one extra day."),
+        ("Your account now has the new address.",
+         "The courier will text you on delivery day."),
     ),
     Topic(
         "missing_part", tuple(KITS),
-        ("My {product} arrived on {day} (order {order}) but the {part} is missing from the box. I cannot use it "
-         "without it.",
-         "Order {order}: the {product} came without the {part}. I checked all the packaging twice. Can you send "
-         "the missing piece?",
-         "The box for order {order} had the {product} but no {part}. The manual says it should be included. "
-         "Please sort this out."),
-        ("I am sorry the {part} was missing from your {product}.",
-         "Apologies that your {product} arrived without the {part}.",
-         "Sorry about the missing {part}, that must be annoying."),
-        ("I have sent a new {part} for {ref} by express post, and it should arrive within two working days.",
-         "A replacement {part} for {ref} is on its way today, free of charge, and there is no need to return "
-         "anything.",
-         "I have asked the warehouse to ship the missing {part} for {ref} today, with tracking sent to your "
-         "email."),
-        ("The assembly guide is also on our website if the printed one is unclear.",
-         "We have told the warehouse so the next boxes are checked."),
+        ("My {product} (order {order}) arrived on {day} without the {part}. I cannot use it without it.",
+         "Order {order}: the {product} came without the {part}. Can you send the missing piece?",
+         "The box for order {order} had no {part} for the {product}, though the manual lists it."),
+        ("Sorry the {part} was missing.",
+         "Apologies for the missing {part}.",
+         "Sorry your box was incomplete."),
+        ("A new {part} for {ref} goes out by express post today.",
+         "A free {part} for {ref} ships today; there is nothing to return.",
+         "The warehouse is sending the missing {part} for {ref} with tracking."),
+        ("The assembly guide is also on our website.",
+         "We will check future boxes more carefully."),
     ),
 )
 
@@ -231,22 +194,22 @@ DAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sun
 STREETS = ("Elm Street", "Station Road", "Mill Lane", "Park Avenue", "Church Road", "High Street", "Oak Close",
            "Victoria Road", "Queens Drive", "Harbour Way")
 TOWNS = ("Leeds", "Bristol", "Dublin", "Cardiff", "York", "Brighton", "Glasgow", "Norwich", "Bath", "Exeter")
-TICKET_GREETINGS = ("", "Hi,", "Hello,", "Hi there,", "Dear Support,", "Good morning,")
-TICKET_EXTRAS = ("", "", "This is the second time I have written about this.", "I have been a customer for years.",
-                 "Please get back to me soon.", "I would appreciate a quick answer.")
-TICKET_SIGNOFFS = ("Thanks, {name}", "Regards, {name}", "Cheers, {name}", "- {name}", "Many thanks, {name}")
-REPLY_GREETINGS = ("Hi {name},", "Hello {name},", "Dear {name},")
+TICKET_GREETINGS = ("", "", "Hi,", "Hello,", "Hi there,", "Dear Support,")
+TICKET_EXTRAS = ("", "", "", "This is my second message about this.", "I have been a customer for years.",
+                 "Please reply soon.", "I need a quick answer.")
+TICKET_SIGNOFFS = ("Thanks, {name}", "Regards, {name}", "Cheers, {name}", "- {name}", "{name}")
+REPLY_GREETINGS = ("Hi {name},", "Hello {name},")  # on the body's line: a greeting costs two words, not a paragraph
 EXTRAS = (  # general detail sentences: one may pad a good reply, several make an overlong one
-    "You can follow every step in your account under My Orders.",
-    "If anything else comes up, just reply to this email and it reaches our team.",
-    "I have added a note to your account so you will not need to explain this again.",
-    "Our team checks these cases daily, so nothing will slip through.",
-    "You do not need to do anything else for now.",
-    "We will email you as soon as there is any update.",
+    "Track it under My Orders.",
+    "Just reply here if anything else comes up.",
+    "I have noted this on your account.",
+    "Our team checks these cases daily.",
+    "Nothing else is needed from you.",
+    "We will email you with any update.",
     "Please keep this email for your records.",
-    "Our support line is also open seven days a week if you prefer to call.",
-    "A confirmation with all the details has been sent to your email address.",
-    "We are reviewing our checks to stop this from happening again.",
+    "Our phone line is open every day.",
+    "A confirmation is in your inbox.",
+    "We are reviewing our checks.",
 )
 # A rejected reply that breaks the closing rule ends on one of these or on its last content sentence: curt, not rude.
 CURT_ENDINGS = ("That is all.", "Nothing further is needed.", "Case noted.", "No further action required.")
@@ -278,7 +241,7 @@ def _words(text: str) -> int:
 
 
 def _ticket(rng: random.Random, topic: Topic, slots: dict[str, str]) -> str:
-    """A customer's ticket of 20-60 words: greeting, the topic's message, an aside, a signed name."""
+    """A customer's ticket of TICKET_WORDS words: greeting, the topic's message, an aside, a signed name."""
     for _ in range(TRIES):
         body = " ".join(p for p in (rng.choice(topic.tickets).format(**slots), rng.choice(TICKET_EXTRAS)) if p)
         parts = [rng.choice(TICKET_GREETINGS), body, rng.choice(TICKET_SIGNOFFS).format(**slots)]
@@ -290,7 +253,7 @@ def _ticket(rng: random.Random, topic: Topic, slots: dict[str, str]) -> str:
 
 def _reply(rng: random.Random, topic: Topic, slots: dict[str, str], *, cite: bool = True,
            extras: tuple[int, int] = (0, 1), ending: str = "polite", words: tuple[int, int] = REPLY_WORDS) -> str:
-    """A helpful reply: greeting, apology, what happens to the order, `extras` detail sentences, then an ending.
+    """A helpful reply: a short greeting, apology, what happens to the order, `extras` detail sentences, then an ending.
 
     `cite=False` says "your order" where a good reply names it; `ending` is "polite" (one of judge.POLITE_CLOSINGS),
     "curt" (a CURT_ENDINGS line) or "none" (the reply stops after its last content sentence).
@@ -298,11 +261,14 @@ def _reply(rng: random.Random, topic: Topic, slots: dict[str, str], *, cite: boo
     ref = f"order {slots['order']}" if cite else "your order"  # both two words: omitting it does not shorten
     details = [s.format(**slots) for s in topic.follow_ups] + list(EXTRAS)
     for _ in range(TRIES):
-        body = [rng.choice(topic.apologies).format(**slots), rng.choice(topic.actions).format(ref=ref, **slots)]
+        apology = rng.choice(topic.apologies).format(**slots)
+        apology = apology[0].lower() + apology[1:]  # it follows "Hi Emma," on the same line
+        body = [apology, rng.choice(topic.actions).format(ref=ref, **slots)]
         body += rng.sample(details, rng.randint(*extras))
         closing = {"polite": rng.choice(judge.POLITE_CLOSINGS), "curt": rng.choice(CURT_ENDINGS), "none": ""}[ending]
-        parts = [rng.choice(REPLY_GREETINGS).format(**slots), " ".join(body), closing]
-        text = "\n\n".join(p for p in parts if p)
+        text = " ".join([rng.choice(REPLY_GREETINGS).format(**slots), *body])  # "Hi Emma, I am sorry ..."
+        if closing:
+            text += "\n" + closing  # the sign-off on a line of its own
         if words[0] <= _words(text) <= words[1]:
             return text
     raise RuntimeError(f"no {topic.name} reply of {words} words after {TRIES} tries: fix the templates")
@@ -313,7 +279,7 @@ def _rejected(rng: random.Random, topic: Topic, slots: dict[str, str], broken_ru
     if broken_rule == "order_number":
         return _reply(rng, topic, slots, cite=False)
     if broken_rule == "word_limit":
-        return _reply(rng, topic, slots, extras=(3, 6), words=LONG_WORDS)
+        return _reply(rng, topic, slots, extras=(3, 5), words=LONG_WORDS)
     return _reply(rng, topic, slots, ending=rng.choice(("curt", "none")))
 
 

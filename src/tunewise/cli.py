@@ -426,7 +426,12 @@ def _cmd_models(args) -> int:
 
 
 def _cmd_methods(args) -> int:
-    from tunewise.config import DEFAULT_METHODS, METHOD_SUMMARIES, Config
+    from tunewise.config import (
+        DEFAULT_METHODS,
+        METHOD_SUMMARIES,
+        OPT_IN_METHODS,
+        Config,
+    )
     from tunewise.sections import RUNG_SUMMARIES
 
     print("prompting rungs (`rungs:`):")
@@ -436,7 +441,8 @@ def _cmd_methods(args) -> int:
     print("fine-tuning methods (`methods:`):")
     for name, summary in METHOD_SUMMARIES.items():
         print(f"  {name:20s} {summary}")
-    print(f"default: methods: {DEFAULT_METHODS}; `plan: thorough` runs every method (configs/ has one YAML each)")
+    print(f"default: methods: {DEFAULT_METHODS}; `plan: thorough` runs every method but the opt-in ones "
+          f"({', '.join(OPT_IN_METHODS)}); configs/ has one YAML each")
     return 0
 
 

@@ -185,6 +185,7 @@ ALL_METHODS: list[str] = list(METHODS)
 # The demo's plan: LoRA next to the prompting rungs (LoRA trains in about 6 minutes on 2 cores); `plan: thorough` runs them all.
 DEFAULT_METHODS = ["lora"]
 METHOD_SUMMARIES = {name: spec.summary for name, spec in METHODS.items()}
+OPT_IN_METHODS = [name for name, spec in METHODS.items() if not spec.thorough]  # named in `methods:` only
 
 
 class _SharedConfig(Section):
@@ -202,7 +203,8 @@ class _SharedConfig(Section):
         DEFAULT_METHODS, description="the fine-tuning methods of the ladder, each one rung (`tunewise methods` lists them)"
     )
     plan: Literal["default", "thorough"] = Field(
-        "default", description="thorough: every fine-tuning method (those that cannot run here show as skipped)"
+        "default", description="thorough: every fine-tuning method but the opt-in ones (grpo; those that cannot run "
+        "here show as skipped)"
     )
     prompt: PromptConfig = Field(default_factory=PromptConfig, description="prompting rungs")
     rag: RagConfig = Field(default_factory=RagConfig, description="retrieval-augmented rungs (rag, rag_lora)")

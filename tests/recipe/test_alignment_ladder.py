@@ -61,6 +61,7 @@ def test_alignment_rungs_run_on_the_ladder_scored_by_the_judge(module_model_dir,
     for name in ("sft", "dpo", "orpo"):
         block = rungs[name]["alignment"]
         assert 0 <= block["preference_accuracy"]["value"] <= 1 and block["pairs"] == len(result_test_ids(result))
+        assert 0 <= block["implicit_reward_accuracy"]["value"] <= 1
         assert "kl_to_reference" in block or name == "sft"
     assert rungs["dpo"]["alignment"]["reference"] == "the SFT model"
     assert rungs["orpo"]["alignment"]["reference"] == "the base model"
@@ -68,6 +69,7 @@ def test_alignment_rungs_run_on_the_ladder_scored_by_the_judge(module_model_dir,
     assert vs["difference"] == pytest.approx(rungs["dpo"]["metrics"]["judge_pass"]["value"]
                                              - rungs["sft"]["metrics"]["judge_pass"]["value"])
     assert "## Alignment" in (result.run_dir / "report.md").read_text()
+    assert "Implicit reward" in (result.run_dir / "report.html").read_text()
     # The reward model: its own pairwise accuracy, and every alignment rung's answers against sft's by it.
     assert 0 <= rungs["reward_model"]["alignment"]["reward_accuracy"]["value"] <= 1
     win = rungs["dpo"]["alignment"]["reward_win_rate_vs_sft"]
@@ -76,7 +78,8 @@ def test_alignment_rungs_run_on_the_ladder_scored_by_the_judge(module_model_dir,
     assert all(p["candidate"] in (0, 1) for p in best_of)
     # DPO trained on top of the sft rung's LoRA, which it keeps beside its own.
     dpo_dir = result.run_dir / "rungs" / "dpo" / "adapter"
-    assert (dpo_dir / "adapter_model.safetensors").is_file() and (dpo_dir / "sft" / "adapter_model.safetensors").is_file()
+    assert (dpo_dir / "adapter_model.safetensors").is_file()
+    assert (dpo_dir / "sft" / "adapter_model.safetensors").is_file()
     curve = rungs["dpo"]["training"]["curve"]
     assert curve[0]["margin"] is not None and any(e.get("val_accuracy") is not None for e in curve)
 

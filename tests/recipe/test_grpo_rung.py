@@ -44,5 +44,6 @@ output_dir: {tmp_path / "runs"}
     first, last = [e["reward"] for e in curve[:3]], [e["reward"] for e in curve[-3:]]
     assert sum(last) / 3 > sum(first) / 3  # the judge's mean score rose
     assert "judge_score" in rungs["grpo"]["metrics"]  # scored like every rung (greedy answers of a tiny random model)
-    assert rungs["grpo"]["alignment"]["reference"] == "the SFT model" and "kl_to_reference" in rungs["grpo"]["alignment"]
+    block = rungs["grpo"]["alignment"]
+    assert block["reference"] == "the SFT model" and "kl_to_reference" in block
     assert (result.run_dir / "rungs" / "grpo" / "adapter" / "sft" / "adapter_model.safetensors").is_file()

@@ -47,12 +47,13 @@ def test_tickets_are_unique_and_each_cites_one_order_number(judge, pairs):
     assert len({r["prompt"] for r in pairs}) == len(pairs)
     for r in pairs:
         assert len(judge.ORDER_NUMBER.findall(r["prompt"])) == 1, r["id"]
-        assert 20 <= len(r["prompt"].split()) <= 60, r["id"]
+        assert 12 <= len(r["prompt"].split()) <= 30, r["id"]  # short texts keep the example's training fast
 
 
 def test_every_chosen_reply_keeps_the_house_rules(judge, pairs):
     failing = [r["id"] for r in pairs if not judge.house_rules(r["prompt"], r["chosen"])]
     assert failing == []
+    assert all(15 <= len(r["chosen"].split()) <= 32 for r in pairs)
     assert all(judge.house_rules_score(r["prompt"], r["chosen"]) == 1.0 for r in pairs)
 
 
@@ -60,6 +61,8 @@ def test_every_rejected_reply_breaks_exactly_the_rule_it_records(judge, pairs):
     for r in pairs:
         broken = {rule for rule, met in judge.rules_met(r["prompt"], r["rejected"]).items() if not met}
         assert broken == {r["broken_rule"]}, r["id"]
+        words = (46, 60) if r["broken_rule"] == "word_limit" else (15, 32)  # overlong ones fail the limit clearly
+        assert words[0] <= len(r["rejected"].split()) <= words[1], r["id"]
         assert judge.house_rules_score(r["prompt"], r["rejected"]) == pytest.approx(2 / 3)
 
 

@@ -19,10 +19,13 @@ Ids = list[int]
 def preference_scores(model, prompts: Sequence[Ids], chosen: Sequence[Ids | None], rejected: Sequence[Ids | None],
                       generated: Sequence[Ids], batch_size: int, precision: str, n_resamples: int = 1000,
                       confidence: float = 0.95, seed: int = 0) -> dict:
-    """{preference_accuracy, chosen_logp_drift, kl_to_reference, ...} on the test prompts, each with its bootstrap
-    CI where it is a mean over items.
+    """{preference_accuracy, implicit_reward_accuracy, chosen_logp_drift, kl_to_reference, ...} on the test prompts,
+    each with its bootstrap CI where it is a mean over items.
 
-    preference_accuracy: pairs whose chosen reply the model finds more likely than the rejected one.
+    preference_accuracy: pairs whose chosen reply the model finds more likely than the rejected one (absolute: when
+    the two replies differ in more than what makes one better, their wording decides it as much as the preference).
+    implicit_reward_accuracy: pairs where the model raised the chosen reply's log-prob more (or lowered it less) than
+    the rejected one's, relative to the reference: DPO's implicit reward, (pc - rc) > (pr - rr).
     chosen_logp_drift: mean log p(chosen) now minus under the reference (negative: the chosen replies lost
     likelihood, as DPO can do). kl_to_reference: mean over test prompts of log p(y) - log p_ref(y) summed over the
     model's own greedy answer y, a one-sample estimate of KL(model || reference) per answer (and per token).
@@ -35,7 +38,9 @@ def preference_scores(model, prompts: Sequence[Ids], chosen: Sequence[Ids | None
         pr = _logps(model, [prompts[i] for i in paired], [rejected[i] for i in paired], batch_size, precision)
         with model.disable_adapter():
             rc = _logps(model, [prompts[i] for i in paired], [chosen[i] for i in paired], batch_size, precision)
+            rr = _logps(model, [prompts[i] for i in paired], [rejected[i] for i in paired], batch_size, precision)
         out["preference_accuracy"] = _mean_ci((pc > pr).astype(float), **ci)
+        out["implicit_reward_accuracy"] = _mean_ci(((pc - rc) > (pr - rr)).astype(float), **ci)
         out["chosen_logp_drift"] = _mean_ci(pc - rc, **ci)
         out["item_preference_right"] = (pc > pr).tolist()
     answered = [i for i, g in enumerate(generated) if g]

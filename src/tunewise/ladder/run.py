@@ -323,6 +323,7 @@ def run_rung(rung: Rung, train, val, test, task: Task, config: Config, rung_dir:
     with measure() as predict_cost:
         predictions = rung.predict(test)
     predictions = restrict_to_candidates(predictions, task)  # rungs that scored every label choose as the rest do
+    alignment = rung.alignment_scores(test, predictions)  # outside predict's timing: scoring, not prediction cost
     metrics = score(predictions, test, task, config)
     write_predictions(rung_dir / "predictions.jsonl", predictions, test)
     per_task = {}
@@ -353,7 +354,7 @@ def run_rung(rung: Rung, train, val, test, task: Task, config: Config, rung_dir:
     correct, item_scores = per_item(predictions, test, task)
     result = RungResult(rung.name, rung.kind, rung.description, metrics, cost, info.training,
                         notes=rung.notes(), per_task=per_task or None, prompt=rung.summary,
-                        retrieval=rung.retrieval, alignment=rung.alignment,
+                        retrieval=rung.retrieval, alignment=alignment,
                         correct=correct,
                         item_scores=item_scores,
                         predictions=predictions,

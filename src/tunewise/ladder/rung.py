@@ -27,7 +27,6 @@ class Rung(Protocol):
     other_tasks: list  # multi-task rungs: the other tasks (methods.multitask.TaskData) it is also scored on
     summary: dict | None  # prompting rungs: style, demo selection and k, prompts shortened to fit, ...
     retrieval: dict | None  # retrieving rungs: retriever, recall@k with CIs (set by predict)
-    alignment: dict | None  # sft and alignment rungs: preference accuracy, chosen drift, KL (set by predict)
 
     def fit(self, train: list[Example], val: list[Example], workdir: Path) -> FitInfo: ...
 
@@ -38,6 +37,10 @@ class Rung(Protocol):
     def predict(self, test: list[Example]) -> list[Prediction]: ...
 
     def predict_task(self, task: Task, test: list[Example]) -> list[Prediction]: ...  # for each of other_tasks
+
+    # sft and the alignment rungs: held-out preference accuracy, chosen drift, KL to the reference (None for the
+    # rest); called after predict, outside its timing (the extra scoring passes are not prediction cost)
+    def alignment_scores(self, test: list[Example], predictions: list[Prediction]) -> dict | None: ...
 
     def parameters(self) -> tuple[int, int]: ...  # (trainable, total) of the model that predicts
 

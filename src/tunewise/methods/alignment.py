@@ -43,6 +43,8 @@ class AlignmentConfig(Section):
 
     lr: float = Field(5e-5, gt=0, description="peak learning rate of the DPO/IPO/ORPO/SimPO/KTO LoRA (the run's "
                       "train section sets the rest: batch size, epochs or max_steps, schedule, patience)")
+    max_steps: int | None = Field(None, ge=1, description="optimizer steps of the preference rungs and the reward "
+                                  "model (a step runs both replies of each pair); empty: train.max_steps")
     beta: float = Field(0.1, gt=0, description="DPO/IPO/KTO: how far the policy may move from the reference (small: "
                         "far); IPO's target margin is 1 / (2 beta)")
     sft_weight: float = Field(0.0, ge=0, description="DPO/IPO: add this x the chosen reply's mean token NLL to the "
@@ -77,6 +79,12 @@ def objective(config: Config, name: str) -> Objective:
                      kto_desirable_weight=ac.kto_desirable_weight, kto_undesirable_weight=ac.kto_undesirable_weight)
 
 
+def preference_train_config(config: Config, lr: float):
+    """The train section as the preference rungs use it: their own rate, and alignment.max_steps when set."""
+    steps = config.alignment.max_steps or config.train.max_steps
+    return config.train.model_copy(update={"lr": lr, "max_steps": steps})
+
+
 def preference_skip(task: Task, train: list[Example], needs_pairs: bool) -> str | None:
     """Why an alignment rung cannot run on this data, or None."""
     if task.type != "preference":
@@ -93,10 +101,11 @@ def encode_preferences(tokenizer, examples: list[Example], instruction: str | No
     items = []
     for e in examples:
         prompt = prompt_ids(tokenizer, zero_shot_messages(e, instruction))
+        reply = answer_ids(tokenizer, e.answer)
         if e.rejected is not None:
-            chosen, rejected = answer_ids(tokenizer, e.answer), answer_ids(tokenizer, e.rejected)
-        else:
-            chosen, rejected = (answer_ids(tokenizer, e.answer), None) if e.desirable else (None, answer_ids(tokenizer, e.answer))
+            chosen, rejected = reply, answer_ids(tokenizer, e.rejected)
+        else:  # KTO's single reply: desirable or not
+            chosen, rejected = (reply, None) if e.desirable else (None, reply)
         room = max(len(r) for r in (chosen, rejected) if r is not None)
         cut = [r[: max(max_length - 1, 1)] if r is not None else None for r in (chosen, rejected)]
         prompt = prompt[-max(max_length - room, 1):]
@@ -108,19 +117,15 @@ def encode_preferences(tokenizer, examples: list[Example], instruction: str | No
 
 
 class _Scored:
-    """What the sft and aligned rungs add to predict: preference accuracy, chosen drift, KL on their own answers."""
+    """What the sft and aligned rungs add after predicting: preference accuracy, chosen drift, KL on their own
+    answers (preference tasks only)."""
 
-    alignment: dict | None = None
     task: Task
     config: Config
 
-    def predict(self, test: list[Example]) -> list[Prediction]:
-        predictions = self.predict_task(self.task, test)
-        if self.task.type == "preference":
-            self.alignment = self._preference_scores(test, predictions)
-        return predictions
-
-    def _preference_scores(self, test: list[Example], predictions: list[Prediction]) -> dict:
+    def alignment_scores(self, test: list[Example], predictions: list[Prediction]) -> dict | None:
+        if self.task.type != "preference":
+            return None
         tok, ev = self.tokenizer, self.config.eval
         encoded = encode_preferences(tok, test, self.task.instruction, self.config.data.max_length, False)
         paired = [e.rejected is not None for e in test]
@@ -177,8 +182,8 @@ class AlignedRung(_Scored, TunedRung):
         max_length, instruction = self.config.data.max_length, self.task.instruction
         items = encode_preferences(self.tokenizer, train, instruction, max_length, single)
         val_items = encode_preferences(self.tokenizer, val, instruction, max_length, single)
-        cfg = self.config.train.model_copy(update={"lr": self.method.lr})
-        result = train_preference(self.model, items, val_items, cfg, self.objective, workdir,
+        result = train_preference(self.model, items, val_items, preference_train_config(self.config, self.method.lr),
+                                  self.objective, workdir,
                                   self.tokenizer.pad_token_id)
         directory = self._save(workdir)
         if self.started_from is not None:

@@ -332,7 +332,7 @@ class _HeadRung(ABC):
     kind = "fine-tuning"
     draws_on_train = False
     base_params = None  # the parameter count of the model it started from is not reported for a head
-    summary = retrieval = alignment = None  # not a prompting, retrieving or preference-trained rung
+    summary = retrieval = None  # not a prompting or retrieving rung
 
     def __init__(self, task: Task, config: Config):
         self.task, self.config = task, config
@@ -442,6 +442,10 @@ class _HeadRung(ABC):
 
     def language_model(self) -> None:
         """No language model: a head predicts labels, so the forgetting check has nothing to score."""
+        return None
+
+    def alignment_scores(self, test: list[Example], predictions: list[Prediction]) -> None:
+        """A classifier: no preferences to score."""
         return None
 
 

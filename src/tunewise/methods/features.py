@@ -183,7 +183,7 @@ class FeatureRung:
     resume = False  # fitting a logistic regression has no saved state to continue from
     base_params = None  # the frozen model predicts unchanged, with the classifier added
     other_tasks = ()  # scored on this run's task only
-    summary = retrieval = alignment = None  # not a prompting, retrieving or preference-trained rung
+    summary = retrieval = None  # not a prompting or retrieving rung
 
     def __init__(self, task: Task, config: Config, source: Source):
         if source not in ("decoder", "encoder"):
@@ -319,6 +319,10 @@ class FeatureRung:
 
     def language_model(self) -> None:
         """No language model of its own: the forgetting check has nothing to compare."""
+        return None
+
+    def alignment_scores(self, test: list[Example], predictions: list[Prediction]) -> None:
+        """A classifier: no preferences to score."""
         return None
 
     def notes(self) -> list[str]:

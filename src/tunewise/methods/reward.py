@@ -22,7 +22,11 @@ from tunewise.evaluate.likelihood import autocast
 from tunewise.evaluate.predict import PRECISION, prompt_token_ids
 from tunewise.evaluate.stats import bootstrap_mean_ci
 from tunewise.methods import lora
-from tunewise.methods.alignment import encode_preferences, preference_skip
+from tunewise.methods.alignment import (
+    encode_preferences,
+    preference_skip,
+    preference_train_config,
+)
 from tunewise.methods.spec import MethodSpec, PlanContext
 from tunewise.methods.tuned import TunedRung, peft_load, quiet_peft
 from tunewise.models.chat_template import answer_ids, prompt_ids
@@ -141,7 +145,6 @@ class RewardRung(TunedRung):
         self.skip_reason = preference_skip(task, train, needs_pairs=True)
         self.sft_adapter = sft_adapter
         self.policy = None
-        self.alignment: dict | None = None
 
     def fit(self, train, val, workdir) -> FitInfo:
         base, self.tokenizer = load_causal_lm(self.config.model.name, dtype=dtype_for(self.config.train.precision))
@@ -149,7 +152,7 @@ class RewardRung(TunedRung):
         self.model = RewardModel(lora.apply(base, self.lora_config), base.config.hidden_size)
         encode = lambda examples: encode_preferences(self.tokenizer, examples, self.task.instruction,
                                                      self.config.data.max_length, single_replies=False)
-        cfg = self.config.train.model_copy(update={"lr": self.method.lr})
+        cfg = preference_train_config(self.config, self.method.lr)
         result = train_preference(self.model, encode(train), encode(val), cfg, Objective("bradley_terry", beta=1.0),
                                   workdir, self.tokenizer.pad_token_id, score_rows=reward_scores)
         directory = workdir / "adapter"
@@ -180,10 +183,13 @@ class RewardRung(TunedRung):
             rewards.append(score_replies(self.model, prompts, [answer_ids(self.tokenizer, t) for t in texts], pad,
                                          ev.batch_size))
         best = np.argmax(np.stack(rewards), axis=0)  # (N,) the candidate with the highest reward per prompt
-        self.alignment = self.pairwise_accuracy(test, task) | {"reference": self.reference}
         return [Prediction(id=e.id, output=candidates[k][i], prompt_tokens=len(prompts[i]),
                            details={"reward": float(rewards[k][i]), "candidate": int(k)})
                 for i, (e, k) in enumerate(zip(test, best))]
+
+    def alignment_scores(self, test: list[Example], predictions: list[Prediction]) -> dict:
+        """The reward model's own block: its pairwise accuracy on the test pairs."""
+        return self.pairwise_accuracy(test, self.task) | {"reference": self.reference}
 
     def pairwise_accuracy(self, test: list[Example], task: Task) -> dict:
         """Share of test pairs whose chosen reply the reward model scores above the rejected one, with its CI."""

@@ -116,7 +116,6 @@ class TunedRung:
     draws_on_train = False
     summary = None  # prompting rungs' settings; none here
     retrieval = None  # set by predict when the rung retrieves (rag_lora)
-    alignment = None  # set by predict in the sft and alignment rungs (methods/alignment.py)
 
     def __init__(self, task: Task, config: Config, method: Method):
         self.task, self.config, self.method = task, config, method
@@ -223,6 +222,10 @@ class TunedRung:
 
     def notes(self) -> list[str]:
         return []
+
+    def alignment_scores(self, test: list[Example], predictions: list[Prediction]) -> dict | None:
+        """None: only the preference rungs (methods/alignment.py) score preferences."""
+        return None
 
     def language_model(self):
         """(model, tokenizer) after training, as the rung predicts with: what the forgetting check scores."""

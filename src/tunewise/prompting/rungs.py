@@ -52,7 +52,6 @@ class UnchangedBaseRung:
     base_params = None
     other_tasks = ()
     draws_on_train = False
-    alignment = None  # not trained on preferences
     base: BaseModelCache
     name: str
     task: Task
@@ -66,6 +65,10 @@ class UnchangedBaseRung:
 
     def language_model(self) -> None:
         """The base model unchanged: the forgetting check has nothing to compare."""
+        return None
+
+    def alignment_scores(self, test: list[Example], predictions: list[Prediction]) -> None:
+        """Not trained on preferences."""
         return None
 
 

@@ -18,6 +18,7 @@ from tunewise.report.errors import error_analysis_markdown
 from tunewise.report.render import (
     COLUMNS,
     UNDERTRAINED,
+    alignment_markdown,
     all_metrics_markdown,
     amount_text,
     best_by_kind,
@@ -71,6 +72,7 @@ def page(report: dict, run_dir: Path | None = None) -> dict:
     sections = [
         section("all-metrics", all_metrics_markdown(report)),
         section("retrieval", retrieval_markdown(report)),
+        section("alignment", alignment_markdown(report)),
         section("significance", significance_markdown(report.get("significance"))),
         section("agreement", agreement_markdown(report.get("agreement"))),
         section("forgetting", forgetting_markdown(report.get("forgetting"))),

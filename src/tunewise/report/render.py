@@ -349,22 +349,26 @@ def alignment_markdown(report: dict) -> list[str]:
         return []
     metric = report["task"]["metric"]
     out = ["", "## Alignment", "",
-           "Preference accuracy: held-out pairs whose chosen reply the rung's model finds more likely. Chosen drift: "
+           "Preference accuracy: held-out pairs whose chosen reply the rung's model finds more likely. Implicit reward "
+           "accuracy: pairs where it raised the chosen reply's log-prob more than the rejected one's, relative to its "
+           "reference (DPO's implicit reward). Chosen drift: "
            "mean change of the chosen replies' log-prob from the reference (negative: DPO-style likelihood "
            "displacement). KL: mean log-ratio to the reference on the rung's own answers (per answer; per token). "
            "vs sft: difference and paired p-value (McNemar for 0/1 scores).", "",
            "Reward win rate: share of test prompts where the run's reward model prefers the rung's answer to sft's "
            "(ties half); reward accuracy: the reward model's own held-out pairwise accuracy.", "",
-           f"| rung | reference | preference accuracy | chosen drift | KL to reference | {metric} vs sft | "
-           "preference accuracy vs sft | reward win rate vs sft |", "|---|---|---|---|---|---|---|---|"]
+           f"| rung | reference | preference accuracy | implicit reward accuracy | chosen drift | KL to reference | "
+           f"{metric} vs sft | preference accuracy vs sft | reward win rate vs sft |", "|---" * 9 + "|"]
     for rung in rows:
         a = rung["alignment"]
         kl = f"{interval_text(a['kl_to_reference'])}; {a['kl_per_token']:.3f}/token" if "kl_to_reference" in a else "-"
         vs = a.get("vs_sft") or {}
         accuracy = a.get("preference_accuracy") or a.get("reward_accuracy")  # a reward model's: its pairwise one
-        cells = [interval_text(m) for m in (accuracy, a.get("chosen_logp_drift"), a.get("reward_win_rate_vs_sft"))]
-        out.append(f"| {rung['name']} | {a['reference']} | {cells[0]} | {cells[1]} | {kl} | "
-                   f"{_against_sft(vs.get(metric))} | {_against_sft(vs.get('preference_accuracy'))} | {cells[2]} |")
+        cells = [interval_text(a.get(k)) for k in ("implicit_reward_accuracy", "chosen_logp_drift",
+                                                    "reward_win_rate_vs_sft")]
+        out.append(f"| {rung['name']} | {a['reference']} | {interval_text(accuracy)} | {cells[0]} | {cells[1]} | "
+                   f"{kl} | {_against_sft(vs.get(metric))} | {_against_sft(vs.get('preference_accuracy'))} | "
+                   f"{cells[2]} |")
     return out
 
 

@@ -201,7 +201,8 @@ def reply_logps(model: nn.Module, prompts: Sequence[list[int]], replies: Sequenc
         input_ids[i, : len(row)] = torch.tensor(row)
         attention_mask[i, : len(row)] = 1
         predicts_reply[i, len(prompt) - 1 : len(row) - 1] = True
-    input_ids, attention_mask, predicts_reply = input_ids.to(device), attention_mask.to(device), predicts_reply.to(device)
+    input_ids, attention_mask = input_ids.to(device), attention_mask.to(device)
+    predicts_reply = predicts_reply.to(device)
     body, head = decoder_and_head(model)
     hidden = body(input_ids=input_ids, attention_mask=attention_mask, use_cache=False).last_hidden_state  # (R, T, C)
     row_of, position = predicts_reply.nonzero(as_tuple=True)  # (N,) each
