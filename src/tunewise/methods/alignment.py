@@ -171,6 +171,17 @@ class AlignedRung(_Scored, TunedRung):
         return lora.apply(model, self.lora_config)
 
     def fit(self, train, val, workdir) -> FitInfo:
+        self._load_policy()
+        single = self.objective.name == "kto"
+        max_length, instruction = self.config.data.max_length, self.task.instruction
+        items = encode_preferences(self.tokenizer, train, instruction, max_length, single)
+        val_items = encode_preferences(self.tokenizer, val, instruction, max_length, single)
+        result = train_preference(self.model, items, val_items, preference_train_config(self.config, self.method.lr),
+                                  self.objective, workdir, self.tokenizer.pad_token_id)
+        return FitInfo(artifact_dir=self._save_with_sft(workdir), training=training_summary(result))
+
+    def _load_policy(self) -> None:
+        """The base in the training dtype, the sft rung's LoRA merged in (when it ran), a fresh LoRA on top."""
         model, self.tokenizer = load_causal_lm(self.config.model.name, dtype=dtype_for(self.config.train.precision))
         self.base_params = count_parameters(model)[1]
         start = self.sft_adapter() if self.sft_adapter is not None else None
@@ -178,17 +189,13 @@ class AlignedRung(_Scored, TunedRung):
         if self.started_from is not None:
             model = merged_sft(model, self.tokenizer, self.started_from, self.config.model.name)
         self.model = self.method.apply(model, self.tokenizer)
-        single = self.objective.name == "kto"
-        max_length, instruction = self.config.data.max_length, self.task.instruction
-        items = encode_preferences(self.tokenizer, train, instruction, max_length, single)
-        val_items = encode_preferences(self.tokenizer, val, instruction, max_length, single)
-        result = train_preference(self.model, items, val_items, preference_train_config(self.config, self.method.lr),
-                                  self.objective, workdir,
-                                  self.tokenizer.pad_token_id)
+
+    def _save_with_sft(self, workdir: Path) -> Path:
+        """The new LoRA (adapter/) and, beside it, the SFT LoRA it was trained on top of (adapter/sft/)."""
         directory = self._save(workdir)
         if self.started_from is not None:
             shutil.copytree(self.started_from, directory / SFT_FOLDER, dirs_exist_ok=True)
-        return FitInfo(artifact_dir=directory, training=training_summary(result))
+        return directory
 
     def notes(self) -> list[str]:
         start = "the sft rung's LoRA merged into the base" if self.started_from is not None else "the base model"

@@ -11,7 +11,6 @@ Needs the `rl` extra (TRL and datasets): `pip install tunewise[rl]`.
 from __future__ import annotations
 
 import importlib.util
-import shutil
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -19,11 +18,10 @@ from typing import TYPE_CHECKING
 
 import torch
 
-from tunewise.methods.alignment import SFT_FOLDER, AlignedRung, merged_sft
+from tunewise.methods.alignment import AlignedRung
 from tunewise.methods.reward import load_reward_model, score_replies
 from tunewise.methods.spec import MethodSpec, PlanContext
 from tunewise.models.chat_template import answer_ids, prompt_ids, with_system
-from tunewise.models.load import count_parameters, dtype_for, load_causal_lm
 from tunewise.prompting.templates import zero_shot_messages
 from tunewise.records import Example, FitInfo
 from tunewise.train.loop import TrainResult, training_summary
@@ -59,20 +57,11 @@ class GrpoRung(AlignedRung):
         self.reward_model = reward_model
 
     def fit(self, train, val, workdir) -> FitInfo:
-        model, self.tokenizer = load_causal_lm(self.config.model.name, dtype=dtype_for(self.config.train.precision))
-        self.base_params = count_parameters(model)[1]
-        start = self.sft_adapter() if self.sft_adapter is not None else None
-        self.started_from = start if start is not None and start.is_dir() else None
-        if self.started_from is not None:
-            model = merged_sft(model, self.tokenizer, self.started_from, self.config.model.name)
-        self.model = self.method.apply(model, self.tokenizer)
+        self._load_policy()
         started = time.perf_counter()
         log = self._train_grpo(train, workdir)
         result = _train_result(log, time.perf_counter() - started, self.config.alignment.rl_lr)
-        directory = self._save(workdir)
-        if self.started_from is not None:
-            shutil.copytree(self.started_from, directory / SFT_FOLDER, dirs_exist_ok=True)
-        return FitInfo(artifact_dir=directory, training=training_summary(result))
+        return FitInfo(artifact_dir=self._save_with_sft(workdir), training=training_summary(result))
 
     def _train_grpo(self, train: list[Example], workdir: Path) -> list[dict]:
         """TRL's GRPOTrainer on the training prompts; returns its per-step log (reward, KL, loss)."""
