@@ -56,6 +56,7 @@ from tunewise.ladder.rung import Rung
 from tunewise.ladder.score import (
     against_sft,
     class_report,
+    judge_scores,
     paired_tests,
     per_item,
     score,
@@ -216,13 +217,16 @@ class _Ladder:
 
     def sft_adapter(self) -> Path | None:
         """The sft rung's LoRA once it has run (None when it was skipped or has not run)."""
-        sft = next((r for r in self.results if r.name == "sft" and not r.skipped), None)
-        return None if sft is None else self.run_dir / "rungs" / "sft" / "adapter"
+        return self._finished_adapter("sft")
 
     def reward_model(self) -> Path | None:
         """The reward_model rung's saved files once it has run (None when it was skipped or has not run)."""
-        rung = next((r for r in self.results if r.name == "reward_model" and not r.skipped), None)
-        return None if rung is None else self.run_dir / "rungs" / "reward_model" / "adapter"
+        return self._finished_adapter("reward_model")
+
+    def _finished_adapter(self, name: str) -> Path | None:
+        """rungs/<name>/adapter of this run's rung `name` once it has run unskipped, else None."""
+        done = any(r.name == name and not r.skipped for r in self.results)
+        return self.run_dir / "rungs" / name / "adapter" if done else None
 
     def reward_win_rates(self) -> None:
         """Every preference-trained rung's answers against sft's, judged by the run's reward model (once per rung)."""
@@ -324,7 +328,8 @@ def run_rung(rung: Rung, train, val, test, task: Task, config: Config, rung_dir:
         predictions = rung.predict(test)
     predictions = restrict_to_candidates(predictions, task)  # rungs that scored every label choose as the rest do
     alignment = rung.alignment_scores(test, predictions)  # outside predict's timing: scoring, not prediction cost
-    metrics = score(predictions, test, task, config)
+    judged = judge_scores(predictions, test, task) if task.judge is not None else None  # the user's code, once
+    metrics = score(predictions, test, task, config, judged)
     write_predictions(rung_dir / "predictions.jsonl", predictions, test)
     per_task = {}
     for other in rung.other_tasks:
@@ -351,7 +356,7 @@ def run_rung(rung: Rung, train, val, test, task: Task, config: Config, rung_dir:
         # stores: the reason adapters exist. Full fine-tuning is about 1.
         full_bytes = base_params * torch.finfo(eval_dtype(config)).bits // 8
         cost["storage_ratio"] = round(full_bytes / cost["disk_bytes"], 1)
-    correct, item_scores = per_item(predictions, test, task)
+    correct, item_scores = per_item(predictions, test, task, judged)
     result = RungResult(rung.name, rung.kind, rung.description, metrics, cost, info.training,
                         notes=rung.notes(), per_task=per_task or None, prompt=rung.summary,
                         retrieval=rung.retrieval, alignment=alignment,

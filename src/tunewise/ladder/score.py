@@ -30,13 +30,14 @@ def class_report(predictions: list[Prediction], examples: list[Example], task: T
             "confusion": {"labels": list(task.labels), "counts": confusion(outputs, references, task.labels)}}
 
 
-def score(predictions: list[Prediction], examples: list[Example], task: Task, config: Config) -> dict:
+def score(predictions: list[Prediction], examples: list[Example], task: Task, config: Config,
+          judged: list[float] | None = None) -> dict:
     """Every metric of the task with its bootstrap confidence interval; judge_pass and judge_score first when the
-    task has a judge."""
+    task has a judge (`judged`: its scores of the predictions when already computed, so it runs once per answer)."""
     ev = config.eval
     metrics = {}
     if task.judge is not None:
-        scores = judge_scores(predictions, examples, task)
+        scores = judged if judged is not None else judge_scores(predictions, examples, task)
         for name, values in (("judge_pass", [float(task.judge.passes(s)) for s in scores]), ("judge_score", scores)):
             low, high = bootstrap_mean_ci(values, ev.bootstrap_samples, ev.confidence, ev.seed)
             metrics[name] = {"value": sum(values) / max(len(values), 1), "ci_low": low, "ci_high": high}
@@ -61,10 +62,12 @@ def judge_scores(predictions: list[Prediction], examples: list[Example], task: T
     return [task.judge.score(judge_prompt(e), p.output, f"test example {e.id}") for p, e in zip(predictions, examples)]
 
 
-def per_item(predictions: list[Prediction], examples: list[Example], task: Task) -> tuple[list[bool], list[float]]:
-    """(right by the primary metric, the primary metric's score) of every prediction, for paired tests."""
+def per_item(predictions: list[Prediction], examples: list[Example], task: Task,
+             judged: list[float] | None = None) -> tuple[list[bool], list[float]]:
+    """(right by the primary metric, the primary metric's score) of every prediction, for paired tests (`judged`:
+    as in `score`)."""
     if task.metric in ("judge_pass", "judge_score"):
-        scores = judge_scores(predictions, examples, task)
+        scores = judged if judged is not None else judge_scores(predictions, examples, task)
         passed = [task.judge.passes(s) for s in scores]
         return passed, scores if task.metric == "judge_score" else [float(p) for p in passed]
     return ([item_correct(task.metric, p.output, e.answer) for p, e in zip(predictions, examples)],
