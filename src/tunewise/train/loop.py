@@ -10,6 +10,7 @@ asked.
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import json
@@ -23,7 +24,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import Literal
+from typing import Literal, NamedTuple
 
 import torch
 from accelerate import Accelerator
@@ -141,18 +142,8 @@ def _train(
     on_eval: Callable[[int, float], None] | None,
 ) -> TrainResult:
     # ------------------------------------------------------------------ setup
-    accelerator = setup_accelerator()
-    set_seed(cfg.seed)  # python, numpy and torch: data order and dropout repeat exactly
-    model.to(accelerator.device)
-    # bf16 autocast is entered by hand: accelerate's mixed_precision is fixed once per process and only wraps
-    # model.forward, which the answer-only loss does not call. On CPU it is the same torch.autocast either way.
-    autocast = partial(torch.autocast, accelerator.device.type, dtype=torch.bfloat16, enabled=cfg.precision == "bf16")
-    params = [p for p in model.parameters() if p.requires_grad]
-    if not params:
-        raise TrainingError("the model has no trainable parameters; apply a fine-tuning method first")
-    if cfg.lr is None:
-        raise TrainingError("train.lr is empty: set it, or let the rung pick it first (train.probe.learning_rate)")
-    optimizer = setup_optimizer(params, cfg)
+    accelerator, autocast, params, optimizer = setup_training(
+        model, cfg, "train.lr is empty: set it, or let the rung pick it first (train.probe.learning_rate)")
     batches_per_epoch = math.ceil(len(train_data) / cfg.batch_size) // accelerator.num_processes
     if batches_per_epoch == 0 or not any(label != IGNORE_INDEX for e in train_data for label in e.labels[1:]):
         raise TrainingError(
@@ -480,12 +471,37 @@ def training_attention(model: nn.Module) -> Iterator[None]:
             set_attention(model, before)
 
 
-def setup_accelerator() -> Accelerator:
+class TrainingSetup(NamedTuple):
+    accelerator: Accelerator
+    autocast: Callable[[], contextlib.AbstractContextManager]
+    params: list[nn.Parameter]  # the trainable ones
+    optimizer: torch.optim.AdamW
+
+
+def setup_training(model: nn.Module, cfg: TrainConfig, missing_lr: str) -> TrainingSetup:
+    """How every recipe starts: the accelerator, seeded RNGs (python, numpy, torch: data order and dropout repeat
+    exactly), the model on its device, bf16 autocast when cfg.precision says so, the trainable parameters and their
+    optimizer. Raises TrainingError when nothing is trainable or cfg.lr is empty (`missing_lr` says which setting)."""
+    accelerator = _setup_accelerator()
+    set_seed(cfg.seed)
+    model.to(accelerator.device)
+    # bf16 autocast is entered by hand: accelerate's mixed_precision is fixed once per process and only wraps
+    # model.forward, which the answer-only loss does not call. On CPU it is the same torch.autocast either way.
+    autocast = partial(torch.autocast, accelerator.device.type, dtype=torch.bfloat16, enabled=cfg.precision == "bf16")
+    params = [p for p in model.parameters() if p.requires_grad]
+    if not params:
+        raise TrainingError("the model has no trainable parameters; apply a fine-tuning method first")
+    if cfg.lr is None:
+        raise TrainingError(missing_lr)
+    return TrainingSetup(accelerator, autocast, params, _setup_optimizer(params, cfg))
+
+
+def _setup_accelerator() -> Accelerator:
     # No mixed_precision argument: accelerate rejects a second Accelerator in the process with a different one.
     return Accelerator(cpu=not torch.cuda.is_available())
 
 
-def setup_optimizer(params: list[nn.Parameter], cfg: TrainConfig) -> torch.optim.AdamW:
+def _setup_optimizer(params: list[nn.Parameter], cfg: TrainConfig) -> torch.optim.AdamW:
     """AdamW with weight decay on matrices only (not biases or norms); fused: ~3x faster step than foreach on CPU."""
     groups = [
         {"params": [p for p in params if p.ndim >= 2], "weight_decay": cfg.weight_decay},

@@ -14,6 +14,7 @@ resuming from a saved state, multi-process training (the alignment methods are o
 """
 from __future__ import annotations
 
+import itertools
 import math
 import sys
 import time
@@ -24,7 +25,6 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-from accelerate.utils import set_seed
 from torch import Tensor, nn
 from torch.optim.lr_scheduler import LambdaLR
 
@@ -41,9 +41,8 @@ from tunewise.train.loop import (
     log_event,
     planned_steps,
     set_attention,
-    setup_accelerator,
-    setup_optimizer,
     setup_outputs,
+    setup_training,
     still_falling,
     training_attention,
     write_event,
@@ -284,32 +283,28 @@ def train_preference(
 def _train(model, train_data, val_data, cfg: TrainConfig, objective: Objective, out_dir: Path, pad_id: int,
            started: float, score_rows: RowScorer) -> TrainResult:
     # ------------------------------------------------------------------ setup
-    accelerator = setup_accelerator()
+    accelerator, autocast, params, optimizer = setup_training(
+        model, cfg, "preference training needs a learning rate (alignment.lr)")
     if accelerator.num_processes > 1:
         raise TrainingError("preference training runs in one process; start it without torchrun")
-    set_seed(cfg.seed)
-    model.to(accelerator.device)
-    autocast = partial(torch.autocast, accelerator.device.type, dtype=torch.bfloat16, enabled=cfg.precision == "bf16")
-    params = [p for p in model.parameters() if p.requires_grad]
-    if not params:
-        raise TrainingError("the model has no trainable parameters; apply a fine-tuning method first")
-    if cfg.lr is None:
-        raise TrainingError("preference training needs a learning rate (alignment.lr)")
     if not train_data:
         raise TrainingError("nothing to train on: no preference items")
-    optimizer = setup_optimizer(params, cfg)
     total_steps = planned_steps(len(train_data), cfg)
     eval_every = eval_interval(len(train_data), cfg)
     warmup_steps = int(cfg.warmup_ratio * total_steps)
     scheduler = LambdaLR(optimizer, partial(lr_lambda, total_steps=total_steps, warmup_steps=warmup_steps,
                                             kind=cfg.schedule))
     val_data = val_data[: cfg.max_val_examples]
-    # The reference's log-probs, once: the same for every step, and never recomputed.
+    # Every micro-batch the run can take, planned up front (the order depends only on the seed), so the reference's
+    # log-probs are computed once, before the first step, for the items training will see and no others.
+    planned = list(itertools.islice(_batches(train_data, cfg), total_steps * cfg.grad_accum))
+    stream = iter(planned)
     references = val_references = None
     if objective.needs_reference:
-        references = reference_logps(model, train_data, pad_id, cfg.batch_size, autocast)
+        seen = list(dict.fromkeys(i for indices in planned for i in indices))  # first-use order: length-grouped
+        references = dict(zip(seen, reference_logps(model, [train_data[i] for i in seen], pad_id, cfg.batch_size,
+                                                     autocast)))
         val_references = reference_logps(model, val_data, pad_id, cfg.batch_size, autocast)
-    stream = _batches(train_data, cfg)
     log: list[dict] = []
     log_path, best_path = setup_outputs(out_dir, accelerator, log)
     batches_per_epoch = max(1, math.ceil(len(train_data) / cfg.batch_size))
