@@ -1,5 +1,8 @@
 """Generate the support-replies preference data: per ticket, a reply that keeps the house rules and one that breaks one.
 
+The rejected reply is the chosen one with one edit (the order number left out, the closing made curt or dropped, or
+detail sentences added past the word limit), so each pair differs only in the rule it is about.
+
 `python make_data.py [--seed 0] [--n 480] [--out DIR]` writes pairs.jsonl and unpaired.jsonl (synthetic, deterministic,
 stdlib only; the same arguments give byte-identical files). judge.py holds the rules; every record is checked by it.
 """
@@ -21,7 +24,7 @@ SEED = 0
 COUNT = 480
 RULES = ("order_number", "word_limit", "closing")  # the keys of judge.rules_met, one broken per rejected reply
 TICKET_WORDS = (12, 30)
-REPLY_WORDS = (15, 32)  # chosen replies, and rejected ones that break another rule than the word limit
+REPLY_WORDS = (15, 32)  # chosen replies
 LONG_WORDS = (46, 60)  # rejected replies that break the word limit: well past judge.MAX_WORDS, not just over
 TRIES = 200
 
@@ -251,36 +254,62 @@ def _ticket(rng: random.Random, topic: Topic, slots: dict[str, str]) -> str:
     raise RuntimeError(f"no {topic.name} ticket of {TICKET_WORDS} words after {TRIES} tries: fix the templates")
 
 
-def _reply(rng: random.Random, topic: Topic, slots: dict[str, str], *, cite: bool = True,
-           extras: tuple[int, int] = (0, 1), ending: str = "polite", words: tuple[int, int] = REPLY_WORDS) -> str:
-    """A helpful reply: a short greeting, apology, what happens to the order, `extras` detail sentences, then an ending.
+@dataclass(frozen=True)
+class Draft:
+    """A reply in parts, so that a rejected reply can be its chosen reply with exactly one part changed."""
 
-    `cite=False` says "your order" where a good reply names it; `ending` is "polite" (one of judge.POLITE_CLOSINGS),
-    "curt" (a CURT_ENDINGS line) or "none" (the reply stops after its last content sentence).
+    greeting: str  # "Hi Emma,"
+    body: tuple[str, ...]  # apology, the action on the order ({ref} unfilled), detail sentences
+    closing: str  # one of judge.POLITE_CLOSINGS
+    unused: tuple[str, ...]  # the detail sentences the body does not use: what an overlong reply adds
+
+
+def _render(draft: Draft, slots: dict[str, str], *, cite: bool = True, added: tuple[str, ...] = (),
+            closing: str | None = None) -> str:
+    """The reply's text: greeting and body on one line, the closing on a line of its own (none when it is "").
+
+    `cite=False` says "your order" where the chosen reply names it ("order #A48213": both two words); `added`
+    sentences go after the body; `closing` replaces the draft's.
     """
-    ref = f"order {slots['order']}" if cite else "your order"  # both two words: omitting it does not shorten
+    ref = f"order {slots['order']}" if cite else "your order"
+    text = " ".join([draft.greeting, *(s.format(ref=ref, **slots) for s in draft.body), *added])
+    closing = draft.closing if closing is None else closing
+    return f"{text}\n{closing}" if closing else text
+
+
+def _draft(rng: random.Random, topic: Topic, slots: dict[str, str]) -> Draft:
+    """A reply that keeps every rule, of REPLY_WORDS words: a short greeting, apology, what happens to the order,
+    0-1 detail sentences, a polite closing."""
     details = [s.format(**slots) for s in topic.follow_ups] + list(EXTRAS)
     for _ in range(TRIES):
         apology = rng.choice(topic.apologies).format(**slots)
         apology = apology[0].lower() + apology[1:]  # it follows "Hi Emma," on the same line
-        body = [apology, rng.choice(topic.actions).format(ref=ref, **slots)]
-        body += rng.sample(details, rng.randint(*extras))
-        closing = {"polite": rng.choice(judge.POLITE_CLOSINGS), "curt": rng.choice(CURT_ENDINGS), "none": ""}[ending]
-        text = " ".join([rng.choice(REPLY_GREETINGS).format(**slots), *body])  # "Hi Emma, I am sorry ..."
-        if closing:
-            text += "\n" + closing  # the sign-off on a line of its own
-        if words[0] <= _words(text) <= words[1]:
-            return text
-    raise RuntimeError(f"no {topic.name} reply of {words} words after {TRIES} tries: fix the templates")
+        extra = rng.sample(details, rng.randint(0, 1))
+        draft = Draft(greeting=rng.choice(REPLY_GREETINGS).format(**slots),
+                      body=(apology, rng.choice(topic.actions), *extra),  # the action keeps {ref} for _render
+                      closing=rng.choice(judge.POLITE_CLOSINGS),
+                      unused=tuple(d for d in details if d not in extra))
+        if REPLY_WORDS[0] <= _words(_render(draft, slots)) <= REPLY_WORDS[1]:
+            return draft
+    raise RuntimeError(f"no {topic.name} reply of {REPLY_WORDS} words after {TRIES} tries: fix the templates")
 
 
-def _rejected(rng: random.Random, topic: Topic, slots: dict[str, str], broken_rule: str) -> str:
-    """A reply like the chosen one in tone and content that breaks `broken_rule` and keeps the other two."""
+def _rejected(rng: random.Random, draft: Draft, slots: dict[str, str], broken_rule: str) -> str:
+    """The chosen reply with one edit that breaks `broken_rule` and keeps the other two: "your order" for the order
+    number, a curt ending or none for the closing, detail sentences added before the closing for the word limit.
+
+    One edit, so that the pair differs only in what makes one reply better: a model that prefers the chosen reply
+    prefers the rule, not other wording.
+    """
     if broken_rule == "order_number":
-        return _reply(rng, topic, slots, cite=False)
-    if broken_rule == "word_limit":
-        return _reply(rng, topic, slots, extras=(3, 5), words=LONG_WORDS)
-    return _reply(rng, topic, slots, ending=rng.choice(("curt", "none")))
+        return _render(draft, slots, cite=False)
+    if broken_rule == "closing":
+        return _render(draft, slots, closing=rng.choice((*CURT_ENDINGS, "")))
+    for _ in range(TRIES):
+        text = _render(draft, slots, added=tuple(rng.sample(draft.unused, rng.randint(3, 7))))
+        if LONG_WORDS[0] <= _words(text) <= LONG_WORDS[1]:
+            return text
+    raise RuntimeError(f"no reply of {LONG_WORDS} words after {TRIES} tries: fix the templates")
 
 
 def _check(record: dict[str, str]) -> None:
@@ -304,8 +333,9 @@ def pair_records(seed: int = SEED, n: int = COUNT) -> list[dict[str, str]]:
         topic = rng.choice(TOPICS)
         slots = _slots(rng, topic, order)
         broken_rule = rng.choice(RULES)
-        record = {"id": f"r{i:04d}", "prompt": _ticket(rng, topic, slots), "chosen": _reply(rng, topic, slots),
-                  "rejected": _rejected(rng, topic, slots, broken_rule), "broken_rule": broken_rule,
+        prompt, draft = _ticket(rng, topic, slots), _draft(rng, topic, slots)
+        record = {"id": f"r{i:04d}", "prompt": prompt, "chosen": _render(draft, slots),
+                  "rejected": _rejected(rng, draft, slots, broken_rule), "broken_rule": broken_rule,
                   "topic": topic.name}
         _check(record)
         records.append(record)

@@ -61,9 +61,21 @@ def test_every_rejected_reply_breaks_exactly_the_rule_it_records(judge, pairs):
     for r in pairs:
         broken = {rule for rule, met in judge.rules_met(r["prompt"], r["rejected"]).items() if not met}
         assert broken == {r["broken_rule"]}, r["id"]
-        words = (46, 60) if r["broken_rule"] == "word_limit" else (15, 32)  # overlong ones fail the limit clearly
-        assert words[0] <= len(r["rejected"].split()) <= words[1], r["id"]
         assert judge.house_rules_score(r["prompt"], r["rejected"]) == pytest.approx(2 / 3)
+
+
+def test_every_rejected_reply_is_its_chosen_reply_with_one_edit(judge, pairs):
+    for r in pairs:
+        chosen, rejected = r["chosen"], r["rejected"]
+        body, closing = chosen.split("\n")
+        if r["broken_rule"] == "order_number":
+            (number,) = judge.ORDER_NUMBER.findall(chosen)
+            assert rejected == chosen.replace(f"order {number}", "your order"), r["id"]
+        elif r["broken_rule"] == "closing":
+            assert rejected == body or rejected.startswith(body + "\n"), r["id"]  # the closing dropped or made curt
+        else:  # sentences added before the closing, well past the limit
+            assert rejected.startswith(body + " ") and rejected.endswith("\n" + closing), r["id"]
+            assert 46 <= len(rejected.split()) <= 60, r["id"]
 
 
 def test_broken_rules_are_roughly_balanced(pairs):
