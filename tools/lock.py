@@ -7,6 +7,7 @@ it (its pin lives in pyproject.toml), nor are the bundled model wheels (pinned i
 Usage (the Makefile runs these with the venv's own python):
     python tools/lock.py write requirements.lock   # this environment's packages -> the lock (`make lock`)
     python tools/lock.py check requirements.lock   # fail unless every installed package is locked, at its version
+    python tools/lock.py stale requirements.lock   # installed packages the lock pins at another version
     python tools/lock.py diff requirements.lock    # what this environment has that differs from the lock
 """
 from __future__ import annotations
@@ -80,6 +81,15 @@ def check(path: Path) -> None:
     print(f"{sys.prefix}: every installed package is at its locked version ({path})")
 
 
+def stale(path: Path) -> None:
+    """Print name==version (the locked one) for every installed package the lock pins at another version: what a venv
+    left from an older lock must reinstall (`make install` feeds these to pip)."""
+    locked = read_lock(path)
+    for name, version in installed().items():
+        if name in locked and locked[name] != version:
+            print(f"{name}=={locked[name]}")
+
+
 def diff(path: Path) -> None:
     """Print what this environment has that the lock does not (new packages, other versions, dropped ones)."""
     locked, now = read_lock(path), installed()
@@ -90,7 +100,7 @@ def diff(path: Path) -> None:
 
 
 def main(argv: list[str]) -> None:
-    commands = {"write": write, "check": check, "diff": diff}
+    commands = {"write": write, "check": check, "stale": stale, "diff": diff}
     if len(argv) != 2 or argv[0] not in commands:
         sys.exit(f"usage: python tools/lock.py {{{'|'.join(commands)}}} LOCK_FILE")
     commands[argv[0]](Path(argv[1]))
