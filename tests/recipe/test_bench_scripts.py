@@ -1,7 +1,8 @@
 """Every bench/ script runs its smallest setting end to end on the tiny llama saved as a local model folder.
 
 `make bench` runs these scripts against today's code only when someone asks for numbers; these runs make a renamed
-function or a changed signature fail the suite instead (each script in a subprocess, as `make bench` starts it).
+function or a changed signature fail the suite instead (each script in a subprocess, as `make bench` starts it);
+train_speed.py's, the longest, in `make test-slow`.
 """
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ import re
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 BENCH = Path(__file__).resolve().parents[2] / "bench"
 
@@ -33,6 +36,7 @@ def headline(stdout: str, name: str) -> float:
     return value
 
 
+@pytest.mark.slow  # ~50 s, the longest of these: `make test-slow` (and `make bench`) run it
 def test_train_speed_compares_with_trl(tiny_model_dir, tmp_path):
     out = run_bench("train_speed.py", tiny_model_dir, tmp_path / "home", "--short-steps", "2", "--long-steps", "1",
                     "--batch-size", "2", "--trl-config", "bf16+same_batches")

@@ -5,6 +5,7 @@ run stops and keeps its last good state. Each run is its own process (resume_wor
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -90,10 +91,18 @@ def test_sigterm_saves_a_state_and_stops_with_how_to_go_on(uninterrupted, tmp_pa
     assert_identical(weights(tmp_path / "final.safetensors"), weights(uninterrupted / "final.safetensors"))
 
 
+@pytest.fixture(scope="module")
+def killed_run(tmp_path_factory):
+    """The folder of a run SIGKILLed at its 15th model call, its saved states left behind; tests damage copies."""
+    out = tmp_path_factory.mktemp("killed")
+    killed = worker(out, "kill", 15)
+    assert killed.returncode == -9, killed.stderr[-2000:]
+    return out
+
+
 @pytest.mark.parametrize("damage", ["delete_optimizer", "truncate_trainable", "delete_state", "delete_rng"])
-def test_missing_or_corrupt_state_files_are_named(tmp_path, damage):
-    killed = worker(tmp_path, "kill", 15)
-    assert killed.returncode == -9
+def test_missing_or_corrupt_state_files_are_named(killed_run, tmp_path, damage):
+    shutil.copytree(killed_run, tmp_path, dirs_exist_ok=True)
     newest = state_dirs(tmp_path / "checkpoints")[-1]
     if damage == "delete_optimizer":
         (newest / OPTIMIZER).unlink()
