@@ -87,7 +87,8 @@ def _parser() -> argparse.ArgumentParser:
     check = data_sub.add_parser(
         "check", help="list every problem in a data set (file:line: field: code: message) before any model loads"
     )
-    check.add_argument("source", type=Path, help="tunewise.yaml, or a JSONL/CSV data file")
+    check.add_argument("source", type=Path, help="tunewise.yaml, or a data file (JSONL, CSV/TSV, Parquet, "
+                       "Arrow/Feather) or a folder saved by datasets' save_to_disk")
     check.add_argument("--format", default="auto", help="record format when SOURCE is a data file (default: auto)")
     check.add_argument("--no-length-check", action="store_true", help="skip the token-length check (no tokenizer)")
     _add_set(check)
@@ -146,12 +147,14 @@ def _parser() -> argparse.ArgumentParser:
 
     pred = sub.add_parser(
         "predict", help="predict a file of inputs with an export, offline -> predictions.jsonl",
-        description="DATA: JSONL or CSV records in the run's format (its field names), answers optional. Each row "
-        "of the output: id, prediction, reference (when the input had an answer) and, for classification, every "
-        "candidate label's probability and log-likelihood. Answers exactly as the exported rung was scored.",
+        description="DATA: JSONL, CSV/TSV, Parquet or Arrow records (or a save_to_disk folder) in the run's format "
+        "(its field names), answers optional. Each row of the output: id, prediction, reference (when the input "
+        "had an answer) and, for classification, every candidate label's probability and log-likelihood. Answers "
+        "exactly as the exported rung was scored.",
     )
     pred.add_argument("export_dir", type=Path, help="a folder `tunewise export` wrote")
-    pred.add_argument("data", type=Path, help="the inputs (JSONL or CSV)")
+    pred.add_argument("data", type=Path, help="the inputs (JSONL, CSV/TSV, Parquet, Arrow/Feather or a save_to_disk "
+                      "folder)")
     pred.add_argument("--out", type=Path, default=Path("predictions.jsonl"),
                       help="the predictions file to write (default predictions.jsonl; never overwritten)")
 
@@ -194,7 +197,8 @@ def _parser() -> argparse.ArgumentParser:
         "fine-tuning when there are enough training examples), times the plan with the dry run's probes and cuts "
         "training steps (then test examples) to fit --budget, and writes the config with comments saying why.",
     )
-    init.add_argument("data", type=Path, help="a JSONL or CSV file (chat, alpaca, prompt_completion or text/label)")
+    init.add_argument("data", type=Path, help="a JSONL, CSV/TSV, Parquet or Arrow/Feather file or a save_to_disk "
+                      "folder (chat, alpaca, prompt_completion or text/label)")
     init.add_argument("--out", type=Path, default=Path("tunewise.yaml"), help="the config to write (default "
                       "tunewise.yaml; never overwritten)")
     init.add_argument("--model", default="smollm2", help="model.name (default smollm2)")

@@ -20,7 +20,7 @@ class Example:
     answer: str  # the final assistant turn: what the model should produce
     label: str | None = None  # classification only: the class (equal to `answer`)
     file: str = ""  # where it came from, for error messages
-    line: int = 0  # 1-based line (JSONL) or row (CSV, header is line 1)
+    line: int = 0  # 1-based line (JSONL; CSV/TSV: the line a row starts on, header is line 1) or row (Parquet/Arrow)
     meta: dict[str, Any] = field(default_factory=dict, compare=False)  # extra user fields, kept for slicing
     # Preference data: the dispreferred reply to the same conversation (`answer` is the preferred one)...
     rejected: str | None = None

@@ -66,8 +66,13 @@ class SplitConfig(Section):
 
 
 class DataConfig(Section):
-    path: Path | None = Field(None, description="JSONL or CSV file with all examples; split by `split`")
-    train: Path | None = Field(None, description="training file, when you bring your own split (needs `test` too)")
+    path: Path | None = Field(
+        None, description="JSONL, CSV/TSV, Parquet or Arrow/Feather file, or a folder written by datasets' "
+        "save_to_disk, with all examples; split by `split`"
+    )
+    train: Path | None = Field(
+        None, description="training file (any kind `path` takes), when you bring your own split (needs `test` too)"
+    )
     val: Path | None = Field(None, description="validation file for your own split (optional: taken from train)")
     test: Path | None = Field(None, description="test file for your own split")
     format: Literal["auto", "preference", "kto", "chat", "alpaca", "prompt_completion", "classification"] = Field(

@@ -16,7 +16,8 @@ from tunewise.sections import DataConfig
 
 # Detection tries them in this order: the preference formats first, as their records also carry a prompt.
 FORMATS = ("preference", "kto", "chat", "alpaca", "prompt_completion", "classification")
-# chat needs nested lists: JSONL only (a preference pair in CSV has a prompt column and reply strings)
+# chat needs nested lists: JSONL, Parquet or Arrow, not CSV (a preference pair in CSV has a prompt column and reply
+# strings)
 CSV_FORMATS = ("preference", "kto", "alpaca", "prompt_completion", "classification")
 PREFERENCE_FORMATS = ("preference", "kto")
 ROLES = ("system", "user", "assistant")

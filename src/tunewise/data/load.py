@@ -1,6 +1,8 @@
-"""Reading one JSONL or CSV file (UTF-8, BOM tolerated) into Examples plus every problem found.
+"""Reading one data file (JSONL; CSV/TSV in UTF-8, BOM tolerated; Parquet/Arrow/Feather) or a `save_to_disk` folder
+into Examples plus every problem found.
 
-Line numbers are physical lines (JSONL) or the line a row starts on (CSV, the header is line 1).
+Line numbers are physical lines (JSONL), the line a row starts on (CSV/TSV, the header is line 1), or the row
+number counted from 1 (Parquet/Arrow/Feather and folders, see data/columnar.py).
 """
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from tunewise.data.columnar import is_columnar, read_columnar
 from tunewise.data.formats import (
     CSV_FORMATS,
     Where,
@@ -39,9 +42,12 @@ class LoadedFile:
     sha256: str | None = None
 
 
+CSV_DELIMITERS = ",;|\t"  # the ones sniffed from a .csv header line; comma when it shows none of them
+
+
 def is_csv(path: Path) -> bool:
-    """CSV by extension; anything else is read as JSONL."""
-    return path.suffix.lower() == ".csv"
+    """CSV or TSV by extension (Parquet, Arrow, Feather and folders are columnar; anything else is read as JSONL)."""
+    return path.suffix.lower() in (".csv", ".tsv")
 
 
 def load_file(path: Path | str, cfg: DataConfig, fmt: str | None = None, answers_optional: bool = False) -> LoadedFile:
@@ -52,22 +58,19 @@ def load_file(path: Path | str, cfg: DataConfig, fmt: str | None = None, answers
     """
     path = Path(path)
     loaded = LoadedFile(str(path))
-    if not path.is_file():
-        what = "is a folder, expected a file" if path.is_dir() else "does not exist"
-        loaded.errors.append(Problem(str(path), None, None, "not_found", f"data file {what}"))
+    if not path.exists():
+        loaded.errors.append(Problem(str(path), None, None, "not_found", "data file does not exist"))
         return loaded
-    raw = path.read_bytes()
-    loaded.sha256 = hashlib.sha256(raw).hexdigest()
-    records = _csv_records(raw, loaded) if is_csv(path) else _jsonl_records(raw, loaded)
+    records = _records(path, loaded)
     loaded.format = fmt or _detected_format(records, cfg, loaded)
     if loaded.format is None:
         return loaded
     if is_csv(path) and loaded.format not in CSV_FORMATS:
-        loaded.errors.append(
-            Problem(str(path), 1, None, "unknown_format", f"CSV holds {', '.join(CSV_FORMATS)}; chat data needs JSONL")
-        )
+        loaded.errors.append(Problem(str(path), 1, None, "unknown_format",
+                                     f"CSV holds {', '.join(CSV_FORMATS)}; chat data needs JSONL, Parquet or Arrow"))
         return loaded
-    if is_csv(path) and not _csv_has_columns(records, cfg, loaded, answers_optional):
+    header_line = 1 if is_csv(path) else None  # a columnar file's columns have no line
+    if (is_csv(path) or is_columnar(path)) and not _has_columns(records, cfg, loaded, header_line, answers_optional):
         return loaded
     for line, record in records:
         unanswered = answers_optional and not has_answer(record, loaded.format, cfg)
@@ -81,6 +84,18 @@ def load_file(path: Path | str, cfg: DataConfig, fmt: str | None = None, answers
         if converted.example is not None:
             loaded.examples.append(converted.example)
     return loaded
+
+
+def _records(path: Path, loaded: LoadedFile) -> list[tuple[int, dict]]:
+    """(line, record) for every readable record of the file or folder, by its kind; sets `loaded.sha256`."""
+    if is_columnar(path):
+        rows = read_columnar(path)
+        loaded.errors.extend(rows.errors)
+        loaded.sha256 = rows.sha256
+        return rows.records
+    raw = path.read_bytes()
+    loaded.sha256 = hashlib.sha256(raw).hexdigest()
+    return _csv_records(raw, loaded, path.suffix.lower() == ".tsv") if is_csv(path) else _jsonl_records(raw, loaded)
 
 
 PLACEHOLDER = "?"  # stands in for a missing answer while a record to predict on is checked; never kept
@@ -164,15 +179,17 @@ def _json_value(text: str, number: int, loaded: LoadedFile) -> Any:
 # ---------------------------------------------------------------- CSV
 
 
-def _csv_records(raw: bytes, loaded: LoadedFile) -> list[tuple[int, dict]]:
-    """(start line, row as dict) for every row; reading stops at the first broken line (quotes may be off after it)."""
+def _csv_records(raw: bytes, loaded: LoadedFile, tsv: bool = False) -> list[tuple[int, dict]]:
+    """(start line, row as dict) for every row; reading stops at the first broken line (quotes may be off after it).
+    Fields are tab-separated in TSV; in CSV by the delimiter the header line uses (see `csv_delimiter`)."""
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as err:
         line = raw[: err.start].count(b"\n") + 1
         loaded.errors.append(Problem(loaded.path, line, None, "bad_encoding", "expected UTF-8 text"))
         return []
-    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    delimiter = "\t" if tsv else csv_delimiter(text)
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
     records: list[tuple[int, dict]] = []
     header: list[str] | None = None
     start = 1
@@ -188,12 +205,30 @@ def _csv_records(raw: bytes, loaded: LoadedFile) -> list[tuple[int, dict]]:
                 continue
             if len(row) != len(header):
                 expected = f"expected {len(header)} columns as in the header, got {len(row)}"
+                if delimiter != ",":
+                    expected += f" (fields separated by {_delimiter_name(delimiter)})"
                 loaded.errors.append(Problem(loaded.path, line, None, "bad_csv", expected))
                 continue
             records.append((line, dict(zip(header, row))))
     except csv.Error as err:
         loaded.errors.append(Problem(loaded.path, start, None, "bad_csv", f"expected well-formed CSV: {err}"))
     return records
+
+
+def csv_delimiter(text: str) -> str:
+    """The delimiter of a CSV text: the one of `CSV_DELIMITERS` that csv.Sniffer finds in its header line (the first
+    non-blank one), else a comma. The header alone is sniffed, as quoted fields further on may span lines; when it
+    holds several candidates the sniffer prefers comma, then tab, then semicolon."""
+    header = next((line for line in io.StringIO(text) if line.strip()), "")  # lazily: the file may be large
+    try:
+        return csv.Sniffer().sniff(header, delimiters=CSV_DELIMITERS).delimiter
+    except csv.Error:  # one column, or none of the candidates
+        return ","
+
+
+def _delimiter_name(delimiter: str) -> str:
+    """How a problem message names a delimiter."""
+    return {"\t": "tabs", ";": "semicolons", "|": "'|'"}.get(delimiter, f"'{delimiter}'")
 
 
 def _csv_header(row: list[str], loaded: LoadedFile) -> list[str] | None:
@@ -208,17 +243,17 @@ def _csv_header(row: list[str], loaded: LoadedFile) -> list[str] | None:
     return names
 
 
-def _csv_has_columns(records: list[tuple[int, dict]], cfg: DataConfig, loaded: LoadedFile,
-                     answers_optional: bool = False) -> bool:
-    """A missing column is one problem at the header, not one per row (the answer's column may be missing from
-    inputs to predict on)."""
+def _has_columns(records: list[tuple[int, dict]], cfg: DataConfig, loaded: LoadedFile, header_line: int | None,
+                 answers_optional: bool = False) -> bool:
+    """A missing column of a CSV or columnar file is one problem (at the header line, if any), not one per row (the
+    answer's column may be missing from inputs to predict on)."""
     if not records:
         return True
     optional = {answer_field(loaded.format, cfg)} if answers_optional else set()
     missing = [name for name in required_fields(loaded.format, cfg)
                if name not in records[0][1] and name not in optional]
+    kind = "CSV" if header_line is not None else "table"
     for name in missing:
-        loaded.errors.append(
-            Problem(loaded.path, 1, name, "missing_field", f"a {loaded.format} CSV needs the column '{name}'")
-        )
+        message = f"a {loaded.format} {kind} needs the column '{name}'"
+        loaded.errors.append(Problem(loaded.path, header_line, name, "missing_field", message))
     return not missing

@@ -255,7 +255,7 @@ def size_problems(examples: dict[str, list[Example]], cfg: DataConfig, sources: 
             )
         )
     for role in ("train", "val", "test"):
-        if role in examples and not examples[role] and Path(sources[role]).is_file():
-            message = f"the {role} file has no usable examples"
+        if role in examples and not examples[role] and Path(sources[role]).exists():
+            message = f"the {role} data has no usable examples"
             problems.append(Problem(str(sources[role]), None, None, "too_few_examples", message))
     return problems
