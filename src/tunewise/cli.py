@@ -85,12 +85,20 @@ def _parser() -> argparse.ArgumentParser:
     data = sub.add_parser("data", help="data commands")
     data_sub = data.add_subparsers(dest="data_command", required=True, metavar="SUBCOMMAND")
     check = data_sub.add_parser(
-        "check", help="list every problem in a data set (file:line: field: code: message) before any model loads"
+        "check", help="list every problem in a data set (file:line: field: code: message) before any model loads",
+        description="Lists every problem in a data set (file:line: field: code: message), then the split, leakage "
+        "(exact/normalised repeats across splits), near-duplicates within and across splits (data."
+        "near_duplicate_threshold), what data.dedup would drop when it is on, and for classification the training "
+        "examples whose label a cross-validated TF-IDF classifier doubts (data.label_noise_threshold), all of them "
+        "written to --label-noise-out. Loads a tokenizer at most, never model weights.",
     )
     check.add_argument("source", type=Path, help="tunewise.yaml, or a data file (JSONL, CSV/TSV, Parquet, "
                        "Arrow/Feather) or a folder saved by datasets' save_to_disk")
     check.add_argument("--format", default="auto", help="record format when SOURCE is a data file (default: auto)")
     check.add_argument("--no-length-check", action="store_true", help="skip the token-length check (no tokenizer)")
+    check.add_argument("--label-noise-out", type=Path, default=None,
+                       help="where the label-noise list goes, one JSON object per flagged example (classification; "
+                       "default: $TUNEWISE_HOME/data_check/<SOURCE name>.label_noise.jsonl)")
     _add_set(check)
 
     config = sub.add_parser("config", help="configuration commands")
@@ -325,6 +333,8 @@ def _print_estimates(rows: list[dict]) -> int:
 def _cmd_data_check(args) -> int:
     from tunewise import api
     from tunewise.config import DataConfig, TaskConfig, load_config
+    from tunewise.data.hygiene import write_label_noise
+    from tunewise.home import tunewise_home
 
     if args.source.suffix in (".yaml", ".yml"):
         config = load_config(args.source, args.overrides)
@@ -337,6 +347,10 @@ def _cmd_data_check(args) -> int:
     for problem in report.warnings:
         print(f"warning: {problem}")
     print(report.describe())
+    if report.label_noise is not None and report.label_noise.skipped is None:
+        out = args.label_noise_out or tunewise_home() / "data_check" / f"{args.source.stem}.label_noise.jsonl"
+        write_label_noise(report.label_noise, out)
+        print(f"label noise: all {len(report.label_noise.items)} flagged example(s) in {out}")
     return 1 if report.errors else 0
 
 

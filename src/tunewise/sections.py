@@ -88,6 +88,19 @@ class DataConfig(Section):
         "truncate", description="what to do with examples longer than max_length"
     )
     min_examples: int = Field(10, ge=1, description="fewer examples than this is an error")
+    near_duplicate_threshold: float = Field(
+        0.6, gt=0, le=1, description="inputs at least this alike (cosine of TF-IDF character 3-5-grams, after "
+        "lowercasing and dropping punctuation) are near-duplicates; 1-2 words changed in a sentence score ~0.7-0.95, "
+        "unrelated sentences < 0.35"
+    )
+    dedup: bool = Field(
+        False, description="before training, drop train/val examples that are near-duplicates of a test example, "
+        "and within train and within val every near-duplicate after the first; the test split never changes"
+    )
+    label_noise_threshold: float = Field(
+        0.8, ge=0.5, le=1, description="classification: `data check` lists training examples to which a 5-fold "
+        "TF-IDF + logistic regression gives another label at least this probability (so their own at most 1 - it)"
+    )
 
     @model_validator(mode="after")
     def _one_source(self) -> DataConfig:

@@ -1,8 +1,14 @@
-"""Data sets: load JSONL/CSV in four formats, validate (all problems at once), split, and report leakage.
+"""Data sets: load JSONL/CSV in four formats, validate (all problems at once), split, and report leakage,
+near-duplicates and label noise (hygiene.py; `data.dedup` drops near-duplicates before training).
 
 `check_data` reports; `prepare_data` returns the split, task and reports for a run or raises DataError.
 """
 from tunewise.data.formats import FORMATS, detect_format
+from tunewise.data.hygiene import (
+    find_label_noise,
+    find_near_duplicates,
+    write_label_noise,
+)
 from tunewise.data.leakage import (
     LeakageReport,
     find_leakage,
@@ -25,11 +31,14 @@ __all__ = [
     "check_data",
     "check_file",
     "detect_format",
+    "find_label_noise",
     "find_leakage",
+    "find_near_duplicates",
     "load_file",
     "normalised_text",
     "own_split",
     "prepare_data",
     "prompt_text",
     "split_examples",
+    "write_label_noise",
 ]

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from tunewise.data.formats import answer_field
+from tunewise.data.hygiene import DedupReport, LabelNoiseReport, NearDuplicateReport
 from tunewise.data.leakage import LeakageReport
 from tunewise.data.load import load_file
 from tunewise.errors import Problem
@@ -25,7 +26,7 @@ MANY_LABELS = 20  # more distinct answers than this (and than half the examples)
 
 @dataclass
 class DataReport:
-    """Everything `tunewise data check` says: problems, counts, format, lengths, leakage."""
+    """Everything `tunewise data check` says: problems, counts, format, lengths, leakage, hygiene."""
 
     errors: list[Problem] = field(default_factory=list)
     warnings: list[Problem] = field(default_factory=list)
@@ -36,6 +37,9 @@ class DataReport:
     overlong: int = 0  # examples longer than data.max_length (0 when no token counter was given)
     overlong_policy: str = "truncate"
     leakage: LeakageReport | None = None
+    near_duplicates: NearDuplicateReport | None = None  # `data check` only (a run finds them when data.dedup is on)
+    dedup: DedupReport | None = None  # data.dedup on: what was dropped before training
+    label_noise: LabelNoiseReport | None = None  # `data check` on classification data only
 
     @property
     def ok(self) -> bool:
@@ -43,7 +47,7 @@ class DataReport:
         return not self.errors
 
     def describe(self) -> str:
-        """A few lines for the terminal: format, counts, lengths, leakage and the verdict."""
+        """A few lines for the terminal: format, counts, lengths, leakage, hygiene sections and the verdict."""
         lines = [f"format: {self.format or 'unknown'}"]
         lines += [f"file: {path}: {count} examples" for path, count in self.files.items()]
         if self.labels:
@@ -54,6 +58,9 @@ class DataReport:
             lines.append(f"overlong: {self.overlong} example(s), policy {self.overlong_policy}")
         if self.leakage is not None:
             lines.append(f"leakage: {self.leakage.leaked} val/test prompt(s) repeated from earlier splits")
+        for section in (self.near_duplicates, self.dedup, self.label_noise):
+            if section is not None:
+                lines += section.lines()
         verdict = "ok" if self.ok else "not usable until the errors are fixed"
         lines.append(f"{len(self.errors)} error(s), {len(self.warnings)} warning(s): {verdict}")
         return "\n".join(lines)
@@ -70,6 +77,9 @@ class DataReport:
             "splits": dict(self.splits),
             "overlong": {"count": self.overlong, "policy": self.overlong_policy},
             "leakage": self.leakage.to_dict() if self.leakage else None,
+            "near_duplicates": self.near_duplicates.to_dict() if self.near_duplicates else None,
+            "dedup": self.dedup.to_dict() if self.dedup else None,
+            "label_noise": self.label_noise.to_dict() if self.label_noise else None,
         }
 
 
