@@ -137,6 +137,14 @@ def test_charts_hold_their_marks(classification_run):
     assert counts == [n for row in confusion["counts"] for n in row]
     assert sum(counts) == report["data"]["scored_test_examples"]
 
+    balance = charts["class balance: examples per label"]  # report.json's data.balance, from the prepared split
+    assert len(_marks(balance, "rect", "bar")) == len(LABELS) * 3  # labels x train/val/test
+    splits = report["data"]["counts"]["splits"]
+    assert {name: sum(counts.values()) for name, counts in report["data"]["balance"].items()} == splits
+    lengths = charts["input (user turns) length in words"]
+    assert sum(int(b.find(SVG + "title").text.rsplit(": ", 1)[1]) for b in _marks(lengths, "rect", "bar")) \
+        == sum(splits.values())
+
 
 def test_user_text_is_escaped(classification_run):
     page = (classification_run.run_dir / "report.html").read_text()
@@ -155,9 +163,10 @@ def test_a_run_without_few_shot_or_classes_leaves_those_sections_out(generation_
         assert missing not in page
     charts = _charts(page)
     assert set(charts) == {"exact_match against training cost", "exact_match against storage cost",
-                           "exact_match against prediction cost"}
+                           "exact_match against prediction cost", "input (user turns) length in words",
+                           "answer length in words"}  # no class balance: a generation task has no labels
     assert all(len(_marks(svg, "circle", "point")) == 1 and not _marks(svg, "path", "frontier")
-               for svg in charts.values())
+               for title, svg in charts.items() if "against" in title)
     assert '<div class="rung" id="recommendation">zero_shot</div>' in page
 
 

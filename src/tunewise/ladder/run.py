@@ -260,7 +260,7 @@ class _Ladder:
             forgetting=None if partial else forgetting(results, self.benchmark, config, self.log),
             multitask=multitask_section(task, self.split, self.others, results, self.task_results, config)
             if multi_task(config) else None,
-            partial=partial,
+            partial=partial, split=self.split.as_dict(),
         )
 
 

@@ -14,6 +14,7 @@ import torch
 from tunewise import __version__
 from tunewise.records import Example
 from tunewise.report.agreement import agreement
+from tunewise.report.data_shape import data_shape
 from tunewise.report.errors import error_analysis
 from tunewise.task import Task
 
@@ -45,9 +46,11 @@ def environment() -> dict:
 def build_report(run_dir: Path, config: Config, task: Task, data_summary: dict, results: list[RungResult],
                  rec: Recommendation, significance: dict | None, test: list[Example], train: list[Example],
                  decoding: dict | None = None, forgetting: dict | None = None, multitask: dict | None = None,
-                 partial: dict | None = None) -> dict:
+                 partial: dict | None = None, split: dict[str, list[Example]] | None = None) -> dict:
     """report.json of the rungs in `results`. A `partial` one (the run was interrupted) says so: its recommendation
-    weighs the finished rungs only, and its next step is the resume command."""
+    weighs the finished rungs only, and its next step is the resume command. `split` (train/val/test as prepared)
+    adds its class balance and length histograms to the data section; they are computed here, not kept in
+    data.json, so that a resumed run's data.json stays the one it started with."""
     reason, next_steps = rec.reason, rec.next_steps
     if partial:
         reason = f"Among the finished rungs only ({', '.join(r.name for r in results)}): {reason}"
@@ -63,7 +66,8 @@ def build_report(run_dir: Path, config: Config, task: Task, data_summary: dict, 
         "config": config.model_dump(mode="json"),
         "task": {"type": task.type, "labels": task.labels, "metric": task.metric, "instruction": task.instruction},
         "primary_metric": task.metric,
-        "data": {k: v for k, v in data_summary.items() if k != "split_ids"},
+        "data": {k: v for k, v in data_summary.items() if k != "split_ids"} | (
+            data_shape(split, task.type) if split is not None else {}),
         "rungs": [r.as_report() for r in results],
         "recommendation": {
             "rung": rec.rung,

@@ -1,7 +1,8 @@
 """report.html: one self-contained page (inline CSS and SVG, no script, nothing fetched) drawn from report.json.
 
-The summary card, quality-versus-cost charts, rung table, learning curves, k-sweep and confusion matrices are built
-here; the other sections are report.md's own helpers, turned from their small markdown subset into escaped HTML.
+The summary card, quality-versus-cost charts, rung table, learning curves, k-sweep, confusion matrices and the data
+charts (class balance, length histograms) are built here; the other sections are report.md's own helpers, turned
+from their small markdown subset into escaped HTML.
 """
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from markupsafe import Markup, escape
 
 from tunewise.evaluate.forgetting import forgetting_markdown
 from tunewise.report.agreement import agreement_markdown
+from tunewise.report.data_shape import bin_names
 from tunewise.report.errors import error_analysis_markdown
 from tunewise.report.render import (
     COLUMNS,
@@ -42,7 +44,7 @@ from tunewise.report.render import (
     total_cost,
     training_words,
 )
-from tunewise.report.svg import Mark, heatmap, line_chart, scatter_chart
+from tunewise.report.svg import Mark, bar_chart, heatmap, line_chart, scatter_chart
 from tunewise.report.units import count_text, size_text
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -95,6 +97,7 @@ def page(report: dict, run_dir: Path | None = None) -> dict:
         "confusions": confusion_charts(report),
         "classes": markdown_html(classes_markdown(report), top=3),
         "sections": [s for s in sections if s],
+        "data_charts": data_charts(report["data"]),
         "data": json.dumps(data_overview(report["data"]), indent=2, ensure_ascii=False, default=str),
     }
 
@@ -207,6 +210,27 @@ def confusion_charts(report: dict) -> list[Markup]:
         if rung and rung.get("per_class"):
             confusion = rung["per_class"]["confusion"]
             charts.append(Markup(heatmap(confusion["labels"], confusion["counts"], f"{name}: confusion matrix")))
+    return charts
+
+
+def data_charts(data: dict) -> list[Markup]:
+    """The class balance (examples per label, one bar per split) and the length histograms (one bar per split in
+    each bin), drawn from report.json's `data.balance` and `data.lengths`; none for a report without them."""
+    charts = []
+    balance = data.get("balance")
+    if balance:
+        labels = list(next(iter(balance.values())))
+        series = {name: [counts.get(label, 0) for label in labels] for name, counts in balance.items()}
+        charts.append(Markup(bar_chart(labels, series, "class balance: examples per label", "label", "examples")))
+    lengths = data.get("lengths") or {}
+    for part, what in (("input", "input (user turns)"), ("answer", "answer")):
+        found = {name: h[part] for name, h in lengths.items() if part in h}
+        if not found:
+            continue
+        first = next(iter(found.values()))
+        series = {name: h["counts"] for name, h in found.items()}
+        charts.append(Markup(bar_chart(bin_names(first["edges"]), series, f"{what} length in {first['unit']}",
+                                       f"{first['unit']} per example", "examples")))
     return charts
 
 

@@ -199,7 +199,7 @@ def markdown(report: dict) -> str:
     out += forgetting_markdown(report.get("forgetting"))
     out += error_analysis_markdown(report.get("errors"))
     out += multitask_markdown(report)
-    out += ["", "## Data", "", "```json", _json(data_overview(data)), "```", "",
+    out += ["", "## Data", "", *balance_lines(data), "```json", _json(data_overview(data)), "```", "",
             "## Reproduce", "", f"`tunewise run {report['run_dir']}/config.yaml` (seed {report['config']['seed']}).",
             ""]
     return "\n".join(out)
@@ -485,8 +485,21 @@ def _loss(v) -> str:
 
 
 def data_overview(data: dict) -> dict:
-    """The data summary without the (long) split id lists."""
-    return {k: v for k, v in data.items() if k not in ("split_ids", "ids")}
+    """The data summary without the (long) split id lists, nor the class balance and length histograms, which
+    report.html draws and report.md sums up in one line."""
+    return {k: v for k, v in data.items() if k not in ("split_ids", "ids", "balance", "lengths")}
+
+
+def balance_lines(data: dict) -> list[str]:
+    """One line: examples per label in each split ("billing 40/5/5 (train/val/test)"), then a blank line; nothing
+    for a report without `data.balance` (generation tasks, reports written before it)."""
+    balance = data.get("balance")
+    if not balance:
+        return []
+    splits = list(balance)
+    labels = list(balance[splits[0]])
+    per_label = ", ".join(f"{label} {'/'.join(str(balance[s].get(label, 0)) for s in splits)}" for label in labels)
+    return [f"Class balance, examples per label ({'/'.join(splits)}): {per_label}.", ""]
 
 
 def _json(obj) -> str:

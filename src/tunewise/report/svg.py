@@ -1,7 +1,8 @@
 """Small self-contained SVG charts for reports (no plotting library, no network when viewed).
 
-A line chart (series with CI whiskers), a scatter of labelled points with CI bars and their Pareto frontier, and a
-heatmap with a count in every cell. Every text is escaped; marks carry a class (`point`, `ci`, `frontier`, `cell`).
+A line chart (series with CI whiskers), a scatter of labelled points with CI bars and their Pareto frontier, a
+heatmap with a count in every cell, and grouped bars. Every text is escaped; marks carry a class (`point`, `ci`,
+`frontier`, `cell`, `bar`).
 """
 from __future__ import annotations
 
@@ -194,6 +195,60 @@ def heatmap(labels: list[str], counts: list[list[int]], title: str, rows: str = 
             ink = "#fff" if share > 0.5 else "#222" if count else "#bbb"
             parts.append(f'<text class="count" x="{x + cell / 2:.1f}" y="{y + cell / 2 + font / 3:.1f}" '
                          f'text-anchor="middle" font-size="{font}" fill="{ink}">{count}</text>')
+    parts.append("</svg>")
+    return "\n".join(parts) + "\n"
+
+
+def bar_chart(categories: list[str], series: dict[str, list[float]], title: str, x_label: str, y_label: str,
+              value_format: Callable[[float], str] = lambda v: f"{v:g}") -> str:
+    """An SVG document: for each category a group of bars, one per series (series[name][i]: category i), from 0;
+    every bar, a zero one included, carries a tooltip "series, category: value". Long category names are
+    shortened and turned 45 degrees, with the whole name as a tooltip."""
+    n = max(len(series), 1)
+    slot = max(12 * n + 10, min(90, 460 // max(len(categories), 1)))  # one category's width, bars and gap
+    bar_w = (slot - 10) / n
+    short = [_shorten(c, 18) for c in categories]
+    turned = any(CHAR_W * len(s) > slot for s in short)
+    under = CHAR_W * max((len(s) for s in short), default=1) * 0.72 + 10 if turned else 0  # room for turned names
+    legend_w = 24 + CHAR_W * max((len(name) for name in series), default=1)
+    left, top, bottom = max(56, int(under - slot / 2)), 30, 44 + under  # a turned first name stays inside
+    plot_w, plot_h = slot * max(len(categories), 1), 200
+    width, height = int(left + plot_w + legend_w + 24), int(top + plot_h + bottom)
+    y_max = _nice_ceiling(max((v for values in series.values() for v in values), default=1.0))
+
+    def sy(y: float) -> float:
+        return top + (1 - min(max(y, 0.0), y_max) / y_max) * plot_h
+
+    parts = [
+        _svg_open(width, height, title),
+        f'<text x="{width / 2:.0f}" y="18" text-anchor="middle" font-size="14">{escape(title)}</text>',
+        f'<rect x="{left}" y="{top}" width="{plot_w}" height="{plot_h}" fill="none" stroke="#999"/>',
+    ]
+    for y in nice_ticks(0.0, y_max):
+        parts.append(f'<line x1="{left}" x2="{left + plot_w}" y1="{sy(y):.1f}" y2="{sy(y):.1f}" stroke="#eee"/>')
+        parts.append(f'<text x="{left - 6}" y="{sy(y) + 4:.1f}" text-anchor="end">{value_format(y)}</text>')
+    for i, (category, text) in enumerate(zip(categories, short)):
+        x = left + (i + 0.5) * slot
+        tip = f"<title>{escape(category)}</title>"
+        if turned:
+            parts.append(f'<text transform="translate({x:.1f} {top + plot_h + 12}) rotate(-45)" text-anchor="end">'
+                         f'{escape(text)}{tip}</text>')
+        else:
+            parts.append(f'<text x="{x:.1f}" y="{top + plot_h + 16}" text-anchor="middle">{escape(text)}{tip}</text>')
+        for j, (name, values) in enumerate(series.items()):
+            value = values[i]
+            bx = left + i * slot + 5 + j * bar_w
+            bar_tip = f"{name}, {category}: {value_format(value)}"
+            parts.append(f'<rect class="bar" x="{bx:.1f}" y="{sy(value):.1f}" width="{bar_w:.1f}" '
+                         f'height="{sy(0.0) - sy(value):.1f}" fill="{COLOURS[j % len(COLOURS)]}">'
+                         f'<title>{escape(bar_tip)}</title></rect>')
+    parts.append(f'<text x="{left + plot_w / 2:.0f}" y="{height - 8}" text-anchor="middle">{escape(x_label)}</text>')
+    parts.append(_y_label(y_label, top + plot_h / 2))
+    for j, name in enumerate(series):  # the legend, right of the plot
+        y = top + 14 + 18 * j
+        parts.append(f'<rect x="{left + plot_w + 12}" y="{y - 10}" width="12" height="12" '
+                     f'fill="{COLOURS[j % len(COLOURS)]}"/>')
+        parts.append(f'<text x="{left + plot_w + 30}" y="{y}">{escape(name)}</text>')
     parts.append("</svg>")
     return "\n".join(parts) + "\n"
 
