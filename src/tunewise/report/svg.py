@@ -65,9 +65,9 @@ def line_chart(series: dict[str, list[Point]], title: str, x_label: str, y_label
             if not many:
                 parts.append(f'<circle class="point" cx="{sx(x):.1f}" cy="{sy(y):.1f}" r="3" fill="{colour}"/>')
         legend_y = TOP + 14 + 18 * n
-        parts.append(f'<line x1="{WIDTH - RIGHT + 12}" x2="{WIDTH - RIGHT + 30}" y1="{legend_y - 4}" '
-                     f'y2="{legend_y - 4}" stroke="{colour}" stroke-width="2"/>')
-        parts.append(f'<text x="{WIDTH - RIGHT + 36}" y="{legend_y}">{escape(name)}</text>')
+        swatch = (f'<line x1="{WIDTH - RIGHT + 12}" x2="{WIDTH - RIGHT + 30}" y1="{legend_y - 4}" '
+                  f'y2="{legend_y - 4}" stroke="{colour}" stroke-width="2"/>')
+        parts += _legend_entry(swatch, WIDTH - RIGHT + 36, legend_y, name)
     parts.append("</svg>")
     return "\n".join(parts) + "\n"
 
@@ -246,11 +246,16 @@ def bar_chart(categories: list[str], series: dict[str, list[float]], title: str,
     parts.append(_y_label(y_label, top + plot_h / 2))
     for j, name in enumerate(series):  # the legend, right of the plot
         y = top + 14 + 18 * j
-        parts.append(f'<rect x="{left + plot_w + 12}" y="{y - 10}" width="12" height="12" '
-                     f'fill="{COLOURS[j % len(COLOURS)]}"/>')
-        parts.append(f'<text x="{left + plot_w + 30}" y="{y}">{escape(name)}</text>')
+        colour = COLOURS[j % len(COLOURS)]
+        swatch = f'<rect x="{left + plot_w + 12}" y="{y - 10}" width="12" height="12" fill="{colour}"/>'
+        parts += _legend_entry(swatch, left + plot_w + 30, y, name)
     parts.append("</svg>")
     return "\n".join(parts) + "\n"
+
+
+def _legend_entry(swatch: str, x: float, y: float, name: str) -> list[str]:
+    """One legend line: its swatch (SVG markup) and the series name at (x, y)."""
+    return [swatch, f'<text x="{x}" y="{y}">{escape(name)}</text>']
 
 
 def nice_ticks(low: float, high: float, n: int = 5) -> list[float]:
