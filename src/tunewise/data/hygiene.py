@@ -19,7 +19,7 @@ from sklearn.pipeline import make_pipeline
 from tunewise.data.leakage import MAX_PAIRS, SPLIT_PAIRS, normalised_text
 from tunewise.data.split import SPLIT_NAMES, Split
 from tunewise.io import write_jsonl
-from tunewise.records import Example
+from tunewise.records import Example, user_turns
 from tunewise.task import example_label
 
 # Similarities held at once while comparing (rows of a block x texts compared with): bounds memory at ~100k texts
@@ -37,7 +37,7 @@ def input_text(example: Example) -> str:
     generation two different questions may share an answer; neither makes the inputs duplicates. A shared system
     prompt is left out for the same reason: it would make every pair of short inputs look alike.
     """
-    return normalised_text("\n".join(m["content"] for m in example.messages if m["role"] == "user"))
+    return normalised_text(user_turns(example))
 
 
 def where(example: Example) -> str:
@@ -96,9 +96,11 @@ class NearDuplicateReport:
         return lines
 
 
-def find_near_duplicates(splits: dict[str, list[Example]], threshold: float) -> NearDuplicateReport:
-    """Near-duplicate pairs within each split and across splits, compared on `input_text`."""
-    pairs = near_duplicate_pairs(splits, threshold)
+def find_near_duplicates(splits: dict[str, list[Example]], threshold: float,
+                         pairs: list[NearPair] | None = None) -> NearDuplicateReport:
+    """Near-duplicate pairs within each split and across splits, compared on `input_text` (`pairs`: those
+    `near_duplicate_pairs` already found for these splits and threshold, so they are not compared again)."""
+    pairs = near_duplicate_pairs(splits, threshold) if pairs is None else pairs
     report = NearDuplicateReport(threshold)
     report.within = {name: 0 for name in SPLIT_NAMES}
     report.across = {f"{later}-{earlier}": 0 for later, earlier in SPLIT_PAIRS}
@@ -220,14 +222,15 @@ class DedupReport:
         return [f"dedup (data.dedup, {self.pairs_found} near-duplicate pair(s) found): " + "; ".join(parts)]
 
 
-def dedup_split(split: Split, threshold: float) -> tuple[Split, DedupReport]:
+def dedup_split(split: Split, threshold: float, pairs: list[NearPair] | None = None) -> tuple[Split, DedupReport]:
     """The split without (i) train/val items near a test item and (ii) within-split near-duplicates after the first.
 
     Within a split items are taken in input order and one is kept unless it is near an item already kept, so of
-    a group of near-copies the earliest stays. The test split is returned unchanged.
+    a group of near-copies the earliest stays. The test split is returned unchanged. `pairs`: as in
+    `find_near_duplicates`.
     """
     splits = split.as_dict()
-    pairs = near_duplicate_pairs(splits, threshold)
+    pairs = near_duplicate_pairs(splits, threshold) if pairs is None else pairs
     report = DedupReport(threshold, pairs_found=len(pairs))
     kept_lists = {"test": list(split.test)}
     for name in ("train", "val"):

@@ -14,6 +14,7 @@ from tunewise.data.hygiene import (
     dedup_split,
     find_label_noise,
     find_near_duplicates,
+    near_duplicate_pairs,
 )
 from tunewise.data.leakage import LeakageReport, find_leakage
 from tunewise.data.split import Split, own_split, split_examples
@@ -93,10 +94,12 @@ def _prepared(
     first_file = str(next(iter(source_files(cfg).values())))
     stratify = resolve_type(task_cfg, report.format) == "classification"
     split = _split(checked.examples, cfg, stratify)
-    if hygiene:
-        report.near_duplicates = find_near_duplicates(split.as_dict(), cfg.near_duplicate_threshold)
-    if cfg.dedup:
-        split, report.dedup = dedup_split(split, cfg.near_duplicate_threshold)
+    if hygiene or cfg.dedup:  # compared once, for both
+        pairs = near_duplicate_pairs(split.as_dict(), cfg.near_duplicate_threshold)
+        if hygiene:
+            report.near_duplicates = find_near_duplicates(split.as_dict(), cfg.near_duplicate_threshold, pairs)
+        if cfg.dedup:
+            split, report.dedup = dedup_split(split, cfg.near_duplicate_threshold, pairs)
     report.splits = split.counts()
     errors, warnings = split_problems(split, first_file)
     report.errors += errors
