@@ -28,6 +28,11 @@ class Example:
     desirable: bool | None = None
 
 
+def user_turns(example: Example) -> str:
+    """The contents of the example's user turns, one per line (no system prompt, no earlier assistant turns)."""
+    return "\n".join(m["content"] for m in example.messages if m["role"] == "user")
+
+
 @dataclass(frozen=True)
 class Prediction:
     """What one rung produced for one test example."""

@@ -11,7 +11,7 @@ from pathlib import Path
 from tunewise.data.formats import Where, record_id, type_name
 from tunewise.data.load import LoadedFile, _jsonl_records
 from tunewise.errors import DataError, Problem
-from tunewise.records import Example
+from tunewise.records import Example, user_turns
 
 TEXT_SUFFIXES = (".txt", ".md")  # files of a folder that are one document each
 JSONL_SUFFIX = ".jsonl"  # files of a folder with one document per line (a `text` field)
@@ -74,8 +74,8 @@ def documents_from_examples(examples: Iterable[Example]) -> list[Document]:
     """The training set as a knowledge source: one document per example, its user turn(s) then its answer."""
     documents = []
     for example in examples:
-        question = "\n".join(m["content"] for m in example.messages if m["role"] == "user")
-        documents.append(Document(example.id, f"{question}\n{example.answer}", f"{example.file}:{example.line}"))
+        documents.append(Document(example.id, f"{user_turns(example)}\n{example.answer}",
+                                  f"{example.file}:{example.line}"))
     return documents
 
 

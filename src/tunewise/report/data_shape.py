@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from bisect import bisect_right
 
-from tunewise.records import Example
+from tunewise.records import Example, user_turns
 from tunewise.task import example_label
 
 # Lower edges of the length bins, in words: bin i holds lengths in [edges[i], edges[i + 1]), the last bin every
@@ -44,7 +44,7 @@ def class_balance(split: dict[str, list[Example]]) -> dict[str, dict[str, int]]:
 
 def input_words(example: Example) -> int:
     """Words in the example's user turns (the system prompt and earlier assistant turns are not the user's input)."""
-    return sum(len(m["content"].split()) for m in example.messages if m["role"] == "user")
+    return len(user_turns(example).split())
 
 
 def length_histogram(lengths: list[int]) -> dict:
